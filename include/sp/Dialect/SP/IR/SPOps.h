@@ -1,0 +1,37 @@
+//===- SPOps.h - sp dialect operations --------------------------*- C++ -*-===//
+
+#ifndef SP_DIALECT_SP_IR_SPOPS_H
+#define SP_DIALECT_SP_IR_SPOPS_H
+
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include "sp/Dialect/SP/IR/SPDialect.h"
+
+#include "sp/Dialect/SP/IR/SPEnums.h.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "sp/Dialect/SP/IR/SPAttrs.h.inc"
+
+#define GET_OP_CLASSES
+#include "sp/Dialect/SP/IR/SPOps.h.inc"
+
+namespace mlir::sp {
+
+/// Looks up the sp.group named by `group` from `from`; null if there is none.
+GroupOp lookupGroup(Operation *from, FlatSymbolRefAttr group);
+
+/// The size of the group `op` (a collective) communicates over, or
+/// std::nullopt when the group does not resolve.
+std::optional<int64_t> getGroupSize(Operation *collective);
+
+/// True if `op` is one of the four collectives.
+bool isCollective(Operation *op);
+
+} // namespace mlir::sp
+
+#endif // SP_DIALECT_SP_IR_SPOPS_H

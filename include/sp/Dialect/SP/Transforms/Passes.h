@@ -1,0 +1,35 @@
+//===- Passes.h - sp passes -------------------------------------*- C++ -*-===//
+
+#ifndef SP_DIALECT_SP_TRANSFORMS_PASSES_H
+#define SP_DIALECT_SP_TRANSFORMS_PASSES_H
+
+#include "mlir/Dialect/PDL/IR/PDL.h"
+#include "mlir/Dialect/PDLInterp/IR/PDLInterp.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/Pass.h"
+
+#include <optional>
+#include <string>
+
+namespace mlir::sp {
+
+#define GEN_PASS_DECL
+#include "sp/Dialect/SP/Transforms/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "sp/Dialect/SP/Transforms/Passes.h.inc"
+
+/// vLLM's minimum token count for sequence parallelism on `device` ("sm90"
+/// or "sm100"): floor(MB * 2^20 * tp / (hidden * elementBytes)) with 8 MB on
+/// sm90 (only for hidden >= 8192) and 32 MB on sm100. std::nullopt means no
+/// threshold applies (unknown device, or sm90 with hidden < 8192).
+std::optional<int64_t> vllmMinTokens(llvm::StringRef device, int64_t hidden,
+                                     int64_t tp, int64_t elementBytes);
+
+/// Default for the pass's `report` option when it is empty; sp-opt sets it
+/// from `--sp-report=FILE`.
+void setDefaultReportFile(std::string path);
+
+} // namespace mlir::sp
+
+#endif // SP_DIALECT_SP_TRANSFORMS_PASSES_H
