@@ -14,7 +14,6 @@ config.excludes = ["Inputs", "CMakeLists.txt", "README.txt", "lit.cfg.py",
                    "lit.site.cfg.py"]
 
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
-config.substitutions.append(("%shlibext", config.llvm_shlib_ext))
 config.substitutions.append(("%sp_lib_dir", config.sp_lib_dir))
 config.substitutions.append(("%sp_src_root", config.sp_src_root))
 config.substitutions.append(("%python", config.python_executable))

@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "sp/Dialect/SP/Transforms/Passes.h"
 #include "sp/Registration/Registration.h"
 
 #include "mlir/IR/DialectRegistry.h"
@@ -12,6 +13,18 @@
 #include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
+#include "llvm/Support/CommandLine.h"
+
+// A tool-level spelling of sp-sequence-parallelism's `report` option, so that
+// `--sp-report=FILE` works with pass flags and pipelines alike.
+static llvm::cl::opt<std::string> spReport(
+    "sp-report",
+    llvm::cl::desc("Write sp-sequence-parallelism's JSON report (sites, "
+                   "reasons, collective counts and bytes) to FILE ('-' for "
+                   "stdout) unless the pass's own report= option is set"),
+    llvm::cl::value_desc("FILE"), llvm::cl::init(""),
+    llvm::cl::callback(
+        [](const std::string &path) { mlir::sp::setDefaultReportFile(path); }));
 
 int main(int argc, char **argv) {
   mlir::registerAllPasses();

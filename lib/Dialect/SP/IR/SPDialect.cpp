@@ -34,7 +34,7 @@ LogicalResult SPDialect::verifyRegionArgAttribute(Operation *op,
                                                   NamedAttribute attr) {
   if (attr.getName() != getReplicatedAttrName())
     return op->emitError() << "unknown sp argument attribute '"
-                           << attr.getName() << "' on argument " << argIndex
+                           << attr.getName().getValue() << "' on argument " << argIndex
                            << " (the only one is '" << getReplicatedAttrName()
                            << "')";
   if (!isa<UnitAttr>(attr.getValue()))
@@ -52,7 +52,7 @@ LogicalResult SPDialect::verifyOperationAttribute(Operation *op,
                                                   NamedAttribute attr) {
   // The dialect defines no discardable operation attributes; catching typos
   // such as `sp.replicated` on an op early beats ignoring them silently.
-  return op->emitError() << "unknown sp attribute '" << attr.getName()
+  return op->emitError() << "unknown sp attribute '" << attr.getName().getValue()
                          << "' on an operation ('" << getReplicatedAttrName()
                          << "' belongs on function arguments)";
 }

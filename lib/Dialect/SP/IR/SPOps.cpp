@@ -27,7 +27,7 @@ bool mlir::sp::isCollective(Operation *op) {
 std::optional<int64_t> mlir::sp::getGroupSize(Operation *collective) {
   auto group = collective->getAttrOfType<FlatSymbolRefAttr>("group");
   if (GroupOp groupOp = lookupGroup(collective, group))
-    return groupOp.getSize();
+    return groupOp.getSizeAttr().getInt();
   return std::nullopt;
 }
 
@@ -92,7 +92,7 @@ static LogicalResult verifyGroupShape(Operation *op, GroupOp group,
   auto outType = cast<RankedTensorType>(op->getResult(0).getType());
   if (dim < 0 || dim >= inType.getRank())
     return failure(); // already reported by the op verifier
-  int64_t size = group.getSize();
+  int64_t size = group.getSizeAttr().getInt();
   int64_t in = inType.getDimSize(dim), out = outType.getDimSize(dim);
   bool inStatic = !ShapedType::isDynamic(in);
   bool outStatic = !ShapedType::isDynamic(out);
@@ -139,8 +139,10 @@ static OpFoldResult foldSingleRank(Operation *collective) {
 //===----------------------------------------------------------------------===//
 
 LogicalResult GroupOp::verify() {
-  if (getSize() < 1)
-    return emitOpError() << "size must be >= 1, got " << getSize();
+  // I64Attr's accessor is unsigned; read the attribute as signed.
+  int64_t size = getSizeAttr().getInt();
+  if (size < 1)
+    return emitOpError() << "size must be >= 1, got " << size;
   return success();
 }
 
@@ -184,7 +186,7 @@ GroupOp ReduceScatterOp::getGroupOp() {
 }
 
 LogicalResult ReduceScatterOp::verify() {
-  return verifyResizeAlongDim(*this, getDim());
+  return verifyResizeAlongDim(*this, getDimAttr().getInt());
 }
 
 LogicalResult
@@ -193,7 +195,7 @@ ReduceScatterOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
       verifyGroupSymbol(*this, getGroupAttr(), symbolTable);
   if (failed(group))
     return failure();
-  return verifyGroupShape(*this, *group, getDim(), /*split=*/true);
+  return verifyGroupShape(*this, *group, getDimAttr().getInt(), /*split=*/true);
 }
 
 OpFoldResult ReduceScatterOp::fold(FoldAdaptor) {
@@ -207,7 +209,7 @@ OpFoldResult ReduceScatterOp::fold(FoldAdaptor) {
 GroupOp AllGatherOp::getGroupOp() { return lookupGroup(*this, getGroupAttr()); }
 
 LogicalResult AllGatherOp::verify() {
-  return verifyResizeAlongDim(*this, getDim());
+  return verifyResizeAlongDim(*this, getDimAttr().getInt());
 }
 
 LogicalResult
@@ -216,7 +218,7 @@ AllGatherOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
       verifyGroupSymbol(*this, getGroupAttr(), symbolTable);
   if (failed(group))
     return failure();
-  return verifyGroupShape(*this, *group, getDim(), /*split=*/false);
+  return verifyGroupShape(*this, *group, getDimAttr().getInt(), /*split=*/false);
 }
 
 OpFoldResult AllGatherOp::fold(FoldAdaptor) { return foldSingleRank(*this); }
@@ -228,7 +230,7 @@ OpFoldResult AllGatherOp::fold(FoldAdaptor) { return foldSingleRank(*this); }
 GroupOp AllSliceOp::getGroupOp() { return lookupGroup(*this, getGroupAttr()); }
 
 LogicalResult AllSliceOp::verify() {
-  return verifyResizeAlongDim(*this, getDim());
+  return verifyResizeAlongDim(*this, getDimAttr().getInt());
 }
 
 LogicalResult
@@ -237,7 +239,7 @@ AllSliceOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
       verifyGroupSymbol(*this, getGroupAttr(), symbolTable);
   if (failed(group))
     return failure();
-  return verifyGroupShape(*this, *group, getDim(), /*split=*/true);
+  return verifyGroupShape(*this, *group, getDimAttr().getInt(), /*split=*/true);
 }
 
 OpFoldResult AllSliceOp::fold(FoldAdaptor) {
@@ -246,7 +248,7 @@ OpFoldResult AllSliceOp::fold(FoldAdaptor) {
   // all_slice(all_gather(x)) == x: rank r's chunk of the gather is its own x.
   auto gather = getInput().getDefiningOp<AllGatherOp>();
   if (gather && gather.getGroupAttr() == getGroupAttr() &&
-      gather.getDim() == getDim() &&
+      gather.getDimAttr().getInt() == getDimAttr().getInt() &&
       gather.getInput().getType() == getResult().getType())
     return gather.getInput();
   return {};

@@ -486,7 +486,7 @@ RewritePatternSet SequenceParallelismPass::buildPatterns(Plan &plan) {
       [&plan](PatternRewriter &, Operation *op, Operation *gather) {
         auto allGather = dyn_cast<AllGatherOp>(gather);
         return success(plan.localOps.contains(op) && allGather &&
-                       allGather.getDim() == 0);
+                       allGather.getDimAttr().getInt() == 0);
       });
   pdl.registerRewriteFunction(
       "LocalRowsType", [](PatternRewriter &, Operation *site) -> Type {

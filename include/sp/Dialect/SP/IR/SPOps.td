@@ -79,7 +79,7 @@ def SP_AllReduceOp : SP_CollectiveOp<"all_reduce",
                         "::mlir::sp::ReductionKind::sum">:$reduction);
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = [{
-    $input `over` $group (`reduction` $reduction^)? attr-dict `:` type($input)
+    $input `over` $group (`reduction` `` $reduction^)? attr-dict `:` type($input)
   }];
   let hasFolder = 1;
 }
@@ -101,7 +101,7 @@ def SP_ReduceScatterOp : SP_CollectiveOp<"reduce_scatter"> {
                         "::mlir::sp::ReductionKind::sum">:$reduction);
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = [{
-    $input `over` $group (`dim` $dim^)? (`reduction` $reduction^)? attr-dict
+    $input `over` $group (`dim` $dim^)? (`reduction` `` $reduction^)? attr-dict
     `:` type($input) `->` type($result)
   }];
   let hasVerifier = 1;
