@@ -385,42 +385,57 @@ Plan Planner::plan(ModuleOp module) {
       result.leftAlone[site] = std::move(reason);
   });
 
-  // Dropping a site can make a neighbour's residual need a gather, so
-  // iterate to a fixpoint; the set only shrinks.
+  // A site whose norms cannot run on local rows gains nothing: splitting it
+  // would only trade one collective for two.
   llvm::DenseSet<Operation *> chosen;
-  for (AllReduceOp site : candidates)
-    chosen.insert(site);
   llvm::DenseMap<Operation *, std::string> dropReasons;
-  bool changed = true;
-  while (changed) {
-    changed = false;
+  for (AllReduceOp site : candidates) {
+    SiteEvaluation eval = evaluate(site, chosen);
+    bool hasLocalNorm = llvm::any_of(eval.localOps, [](Operation *op) {
+      return isa<RMSNormOp, FusedAddRMSNormOp>(op);
+    });
+    if (hasLocalNorm) {
+      chosen.insert(site);
+      continue;
+    }
+    dropReasons[site] = "none of its norms can run on local rows: " +
+                        (eval.blockedNorms.empty() ? std::string("no norm user")
+                                                   : eval.blockedNorms.front());
+  }
+
+  // Communication must not grow in total. Each gather the rewrite leaves is
+  // attributed to exactly one site, so the growth is the sum over sites of
+  // (gathered - all-gather half of the all_reduce) * (n-1)/n. While that sum
+  // is positive, drop the site that adds the most; dropping a site can make
+  // a neighbour's residual need a gather, hence the re-evaluation.
+  while (true) {
+    int64_t totalExcess = 0, worstExcess = 0;
+    AllReduceOp worst;
+    SiteEvaluation worstEval;
     for (AllReduceOp site : candidates) {
       if (!chosen.contains(site))
         continue;
       SiteEvaluation eval = evaluate(site, chosen);
-      bool hasLocalNorm = llvm::any_of(eval.localOps, [](Operation *op) {
-        return isa<RMSNormOp, FusedAddRMSNormOp>(op);
-      });
-      std::string reason;
-      llvm::raw_string_ostream os(reason);
-      int64_t fullBytes = *tensorBytes(site.getType());
-      if (!hasLocalNorm) {
-        os << "none of its norms can run on local rows: "
-           << (eval.blockedNorms.empty() ? std::string("no norm user")
-                                         : eval.blockedNorms.front());
-      } else if (eval.gatheredBytes > fullBytes) {
-        os << "the rewrite would add communication: it would gather "
-           << eval.gatheredBytes << " bytes where the all_reduce's gather half "
-           << "moves " << fullBytes << " (";
-        llvm::interleave(eval.fullUses, os, "; ");
-        os << ")";
-      } else {
-        continue;
+      int64_t size = *getGroupSize(site);
+      int64_t excess = (eval.gatheredBytes - *tensorBytes(site.getType())) *
+                       (size - 1) / size;
+      totalExcess += excess;
+      if (!worst || excess > worstExcess) {
+        worst = site;
+        worstExcess = excess;
+        worstEval = std::move(eval);
       }
-      chosen.erase(site);
-      dropReasons[site] = std::move(reason);
-      changed = true;
     }
+    if (!worst || totalExcess <= 0)
+      break;
+    std::string reason;
+    llvm::raw_string_ostream os(reason);
+    os << "rewriting it would add " << worstExcess
+       << " bytes per rank of communication (";
+    llvm::interleave(worstEval.fullUses, os, "; ");
+    os << ")";
+    chosen.erase(worst);
+    dropReasons[worst] = std::move(reason);
   }
 
   for (AllReduceOp site : candidates) {
@@ -505,6 +520,11 @@ RewritePatternSet SequenceParallelismPass::buildPatterns(Plan &plan) {
         return cast<RankedTensorType>(shapeOf.getType())
             .clone(cast<ShapedType>(elementOf).getElementType());
       });
+  pdl.registerRewriteFunction(
+      "ResultAt",
+      [](PatternRewriter &, Operation *op, Attribute index) -> Value {
+        return op->getResult(cast<IntegerAttr>(index).getInt());
+      });
   return patterns;
 }
 
@@ -526,7 +546,7 @@ void SequenceParallelismPass::runOnOperation() {
   ReplicationAnalysis replication(assumeReplicated);
   Plan plan = Planner(replication, minTokens, device).plan(module);
   for (auto &[site, reason] : plan.leftAlone)
-    site->emitRemark() << "all_reduce left alone: " << reason;
+    mlir::emitRemark(site->getLoc()) << "all_reduce left alone: " << reason;
   int64_t rewritten = plan.sites.size();
 
   if (!plan.sites.empty()) {
@@ -556,7 +576,10 @@ void SequenceParallelismPass::runOnOperation() {
   numSitesRewritten += rewritten;
   numSitesSkipped += plan.leftAlone.size();
   if (rewritten == 0)
-    module.emitWarning() << "sp-sequence-parallelism rewrote no all_reduce ("
+    mlir::emitWarning(plan.leftAlone.empty()
+                          ? module.getLoc()
+                          : plan.leftAlone.front().first->getLoc())
+        << "sp-sequence-parallelism rewrote no all_reduce ("
                          << plan.leftAlone.size()
                          << " found; see the remarks for why)";
   writeReport(plan, before, after, rewritten);
