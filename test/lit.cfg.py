@@ -28,3 +28,7 @@ config.substitutions.append(
 tool_dirs = [config.sp_tools_dir, config.llvm_tools_dir]
 tools = ["sp-opt", "FileCheck", "not", "count", "split-file"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
+
+# The model generator (python/sp_tools) runs in tests as `%python -m ...`.
+config.environment["PYTHONPATH"] = os.path.join(config.sp_src_root, "python")
+config.substitutions.append(("%modelgen", config.python_executable + " -m sp_tools.modelgen"))

@@ -538,7 +538,7 @@ void SequenceParallelismPass::runOnOperation() {
   if (minTokens < 0) {
     module.emitError() << "sp-sequence-parallelism: min-tokens must be >= 0, "
                           "got "
-                       << minTokens;
+                       << static_cast<int64_t>(minTokens);
     return signalPassFailure();
   }
 
@@ -575,13 +575,13 @@ void SequenceParallelismPass::runOnOperation() {
   CollectiveCensus after = CollectiveCensus::of(module);
   numSitesRewritten += rewritten;
   numSitesSkipped += plan.leftAlone.size();
-  if (rewritten == 0)
-    mlir::emitWarning(plan.leftAlone.empty()
-                          ? module.getLoc()
-                          : plan.leftAlone.front().first->getLoc())
-        << "sp-sequence-parallelism rewrote no all_reduce ("
-                         << plan.leftAlone.size()
-                         << " found; see the remarks for why)";
+  if (plan.leftAlone.empty() && rewritten == 0)
+    mlir::emitWarning(module.getLoc())
+        << "sp-sequence-parallelism found no sp.all_reduce to rewrite";
+  else if (rewritten == 0)
+    mlir::emitWarning(plan.leftAlone.front().first->getLoc())
+        << "sp-sequence-parallelism rewrote none of the "
+        << plan.leftAlone.size() << " sp.all_reduce ops (see the remarks)";
   writeReport(plan, before, after, rewritten);
   if (after.bytesPerRank > before.bytesPerRank) {
     module.emitError() << "sp-sequence-parallelism: internal error: "
