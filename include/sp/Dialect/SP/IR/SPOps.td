@@ -5,6 +5,7 @@
 
 include "sp/Dialect/SP/IR/SPBase.td"
 include "mlir/IR/SymbolInterfaces.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
 //===----------------------------------------------------------------------===//
@@ -61,7 +62,7 @@ class SP_CollectiveOp<string mnemonic, list<Trait> traits = []>
 }
 
 def SP_AllReduceOp : SP_CollectiveOp<"all_reduce",
-    [AllTypesMatch<["input", "result"]>]> {
+    [AllTypesMatch<["input", "result"]>, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
   let summary = "combines the values of all ranks; every rank gets the result";
   let description = [{
     Every rank of `group` contributes `input`; every rank receives the
@@ -159,7 +160,7 @@ def SP_AllSliceOp : SP_CollectiveOp<"all_slice"> {
 //===----------------------------------------------------------------------===//
 
 def SP_RMSNormOp : SP_Op<"rms_norm", [Pure,
-    AllTypesMatch<["input", "result"]>]> {
+    AllTypesMatch<["input", "result"]>, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
   let summary = "RMSNorm over the last dimension";
   let description = [{
     For every row x (last dimension, length H) with activation type T:
@@ -187,7 +188,8 @@ def SP_RMSNormOp : SP_Op<"rms_norm", [Pure,
 }
 
 def SP_FusedAddRMSNormOp : SP_Op<"fused_add_rms_norm", [Pure,
-    AllTypesMatch<["input", "residual", "output", "residual_out"]>]> {
+    AllTypesMatch<["input", "residual", "output", "residual_out"]>,
+    DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
   let summary = "residual add followed by RMSNorm";
   let description = [{
     `z = T(input + residual)`; `residual_out = z`; `output = rms_norm(z)` of
