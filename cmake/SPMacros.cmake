@@ -22,6 +22,9 @@ function(add_sp_library name)
     $<BUILD_INTERFACE:${SP_SOURCE_DIR}/include>
     $<BUILD_INTERFACE:${SP_BINARY_DIR}/include>
     $<INSTALL_INTERFACE:include>)
+  # Downstream users include sp's headers, which include MLIR's.
+  target_include_directories(${name} SYSTEM PUBLIC
+    ${MLIR_INCLUDE_DIRS} ${LLVM_INCLUDE_DIRS})
   set_target_properties(${name} PROPERTIES POSITION_INDEPENDENT_CODE ON)
   set_property(GLOBAL APPEND PROPERTY SP_EXPORTED_LIBS ${name})
 endfunction()

@@ -16,6 +16,7 @@ config.excludes = ["Inputs", "CMakeLists.txt", "README.txt", "lit.cfg.py",
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
 config.substitutions.append(("%sp_lib_dir", config.sp_lib_dir))
 config.substitutions.append(("%sp_src_root", config.sp_src_root))
+config.substitutions.append(("%sp_obj_root", config.sp_obj_root))
 config.substitutions.append(("%python", config.python_executable))
 
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
