@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The main job: the bundled example model (4-layer Llama-like, TP 4, bf16 with
+# FP8 quant) before and after sequence parallelism, with the pass's report.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR=${SP_BUILD_DIR:-build}
+SP_OPT="$BUILD_DIR/bin/sp-opt"
+MODEL=examples/llama-tp4.mlir
+OUT=$(mktemp -d)
+
+count() { grep -c "sp\.$1 " "$2" || true; }
+summary() {
+  printf '  %-16s %s\n' all_reduce "$(count all_reduce "$1")" \
+    reduce_scatter "$(count reduce_scatter "$1")" \
+    all_gather "$(count all_gather "$1")" all_slice "$(count all_slice "$1")"
+}
+
+echo "== $MODEL (before): collectives"
+summary "$MODEL"
+echo
+echo "== sp-opt --sp-sequence-parallelism --canonicalize"
+"$SP_OPT" "$MODEL" --sp-sequence-parallelism --canonicalize \
+  --sp-report="$OUT/report.json" -o "$OUT/after.mlir"
+echo "== after: collectives"
+summary "$OUT/after.mlir"
+echo
+echo "== first layer after the rewrite"
+sed -n '/func.func/,/sp.all_gather.*f8E4M3FN/p' "$OUT/after.mlir" | cut -c1-160 | head -16
+echo "    ..."
+echo
+echo "== report ($OUT/report.json)"
+python3 - "$OUT/report.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+b, a = r["before"], r["after"]
+print(f"  sites rewritten: {r['sites']['rewritten']} of {r['sites']['all_reduce']}")
+print(f"  collective bytes per rank: {b['bytes_per_rank']} -> {a['bytes_per_rank']}"
+      f" ({a['bytes_per_rank'] / b['bytes_per_rank']:.2f}x)")
+PY
