@@ -483,7 +483,8 @@ struct SequenceParallelismPass
 private:
   RewritePatternSet buildPatterns(Plan &plan);
   void writeReport(const Plan &plan, const CollectiveCensus &before,
-                   const CollectiveCensus &after, int64_t rewritten);
+                   const CollectiveCensus &after, int64_t planned,
+                   int64_t rewritten);
 };
 } // namespace
 
@@ -547,9 +548,9 @@ void SequenceParallelismPass::runOnOperation() {
   Plan plan = Planner(replication, minTokens, device).plan(module);
   for (auto &[site, reason] : plan.leftAlone)
     mlir::emitRemark(site->getLoc()) << "all_reduce left alone: " << reason;
-  int64_t rewritten = plan.sites.size();
+  int64_t planned = plan.sites.size();
 
-  if (!plan.sites.empty()) {
+  if (planned != 0) {
     FrozenRewritePatternSet patterns(buildPatterns(plan));
     PlanListener listener(plan);
     GreedyRewriteConfig config;
@@ -560,11 +561,14 @@ void SequenceParallelismPass::runOnOperation() {
       if (isa<SPDialect>(op->getDialect()) && !isa<GroupOp>(op))
         ops.push_back(op);
     });
-    if (failed(applyOpPatternsGreedily(ops, patterns, config))) {
+    bool limited = maxRewrites >= 0;
+    if (limited)
+      config.setMaxNumRewrites(maxRewrites);
+    if (failed(applyOpPatternsGreedily(ops, patterns, config)) && !limited) {
       module.emitError("sp-sequence-parallelism: rewriting did not converge");
       return signalPassFailure();
     }
-    if (!plan.sites.empty()) {
+    if (!plan.sites.empty() && !limited) {
       (*plan.sites.begin())->emitError(
           "sp-sequence-parallelism: internal error: a planned site was not "
           "rewritten");
@@ -572,18 +576,21 @@ void SequenceParallelismPass::runOnOperation() {
     }
   }
 
+  // Sites still in the plan were not reached (only with max-rewrites).
+  int64_t rewritten = planned - static_cast<int64_t>(plan.sites.size());
   CollectiveCensus after = CollectiveCensus::of(module);
   numSitesRewritten += rewritten;
   numSitesSkipped += plan.leftAlone.size();
-  if (plan.leftAlone.empty() && rewritten == 0)
+  if (plan.leftAlone.empty() && planned == 0)
     mlir::emitWarning(module.getLoc())
         << "sp-sequence-parallelism found no sp.all_reduce to rewrite";
-  else if (rewritten == 0)
+  else if (planned == 0)
     mlir::emitWarning(plan.leftAlone.front().first->getLoc())
         << "sp-sequence-parallelism rewrote none of the "
         << plan.leftAlone.size() << " sp.all_reduce ops (see the remarks)";
-  writeReport(plan, before, after, rewritten);
-  if (after.bytesPerRank > before.bytesPerRank) {
+  writeReport(plan, before, after, planned, rewritten);
+  // An intermediate program (max-rewrites) may briefly move more bytes.
+  if (maxRewrites < 0 && after.bytesPerRank > before.bytesPerRank) {
     module.emitError() << "sp-sequence-parallelism: internal error: "
                           "collective bytes per rank grew from "
                        << before.bytesPerRank << " to " << after.bytesPerRank;
@@ -594,7 +601,7 @@ void SequenceParallelismPass::runOnOperation() {
 void SequenceParallelismPass::writeReport(const Plan &plan,
                                           const CollectiveCensus &before,
                                           const CollectiveCensus &after,
-                                          int64_t rewritten) {
+                                          int64_t planned, int64_t rewritten) {
   std::string path = reportFile.empty() ? defaultReportFile() : reportFile;
   if (path.empty())
     return;
@@ -621,8 +628,9 @@ void SequenceParallelismPass::writeReport(const Plan &plan,
       json.attribute("assume_replicated", bool(assumeReplicated));
     });
     json.attributeObject("sites", [&] {
-      json.attribute("all_reduce", rewritten + int64_t(plan.leftAlone.size()));
+      json.attribute("all_reduce", planned + int64_t(plan.leftAlone.size()));
       json.attribute("rewritten", rewritten);
+      json.attribute("not_reached", planned - rewritten);
       json.attribute("left_alone", int64_t(plan.leftAlone.size()));
     });
     json.attributeArray("left_alone", [&] {

@@ -49,6 +49,9 @@ def SPSequenceParallelism : Pass<"sp-sequence-parallelism", "::mlir::ModuleOp"> 
     Option<"assumeReplicated", "assume-replicated", "bool", /*default=*/"false",
            "Trust that every function argument is the same on every rank "
            "(what vLLM assumes)">,
+    Option<"maxRewrites", "max-rewrites", "int64_t", /*default=*/"-1",
+           "Stop after this many pattern applications (-1: no limit); shows "
+           "and tests that every intermediate program is valid">,
     Option<"reportFile", "report", "std::string", /*default=*/"\"\"",
            "Write a JSON report (sites, reasons, collective counts and bytes "
            "per rank before/after) to this file ('-' for stdout)">
