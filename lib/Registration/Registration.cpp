@@ -16,6 +16,7 @@ void mlir::sp::registerSPDialects(DialectRegistry &registry) {
   registry.insert<SPDialect, arith::ArithDialect, func::FuncDialect,
                   tensor::TensorDialect, pdl::PDLDialect,
                   pdl_interp::PDLInterpDialect>();
+  registerBufferizableOpInterfaceExternalModels(registry);
 }
 
 void mlir::sp::registerSPPasses() {
@@ -23,6 +24,7 @@ void mlir::sp::registerSPPasses() {
   // argument, and a tool may both link sp and load the plugin.
   static bool registered = [] {
     registerSPTransformsPasses();
+    registerSPPipelines();
     return true;
   }();
   (void)registered;

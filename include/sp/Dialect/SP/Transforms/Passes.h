@@ -3,7 +3,12 @@
 #ifndef SP_DIALECT_SP_TRANSFORMS_PASSES_H
 #define SP_DIALECT_SP_TRANSFORMS_PASSES_H
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/PDL/IR/PDL.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/PDLInterp/IR/PDLInterp.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
@@ -25,6 +30,22 @@ namespace mlir::sp {
 /// threshold applies (unknown device, or sm90 with hidden < 8192).
 std::optional<int64_t> vllmMinTokens(llvm::StringRef device, int64_t hidden,
                                      int64_t tp, int64_t elementBytes);
+
+/// Registers the `sp-lower-to-cpu` pipeline: decomposition, bufferization
+/// (with the collectives' BufferizableOpInterface models), and lowering to
+/// the LLVM dialect with calls into the CPU runtime.
+void registerSPPipelines();
+
+/// Adds the `sp-lower-to-cpu` pipeline to `pm`.
+void buildLowerToCPUPipeline(OpPassManager &pm);
+
+/// Attaches BufferizableOpInterface models to sp.all_reduce,
+/// sp.reduce_scatter and sp.all_gather (they call the CPU runtime).
+void registerBufferizableOpInterfaceExternalModels(DialectRegistry &registry);
+
+/// Name of the CPU runtime function implementing `collective` for its
+/// element type, e.g. "sp_rt_all_reduce_bf16"; empty if unsupported.
+std::string getCPURuntimeFunctionName(Operation *collective);
 
 /// Default for the pass's `report` option when it is empty; sp-opt sets it
 /// from `--sp-report=FILE`.

@@ -66,4 +66,65 @@ def SPSequenceParallelism : Pass<"sp-sequence-parallelism", "::mlir::ModuleOp"> 
                            "::mlir::pdl_interp::PDLInterpDialect"];
 }
 
+def SPDecomposeToLinalg : Pass<"sp-decompose-to-linalg"> {
+  let summary = "Decompose sp.rms_norm, sp.fused_add_rms_norm and sp.quant "
+                "into linalg.generic with sp's exact numerics";
+  let description = [{
+    Rewrites the row-wise ops into `linalg.generic` ops on tensors that
+    compute exactly what `include/sp/Runtime/Numerics.h` defines:
+
+    * rms_norm: the sum of squares in f32 as a reduction over the last
+      dimension (sequential order once lowered to loops), then
+      `inv = 1 / sqrt(ss / H + eps)`, then `T(T(float(x) * inv) * w)`;
+    * fused_add_rms_norm: `z = T(x + r)` first, then the norm of `z`;
+    * quant: `1.0f / scale`, multiply, clamp to [-448, 448] ([-224, 224] for
+      f8E4M3FNUZ), and `arith.truncf` to fp8 (round to nearest even; see
+      sp-expand-fp8 for how that is made executable).
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+def SPExpandFP8 : Pass<"sp-expand-fp8"> {
+  let summary = "Expand arith.extf / arith.truncf on f8E4M3FN(UZ) into "
+                "integer arithmetic";
+  let description = [{
+    LLVM has no fp8 types, so conversions to and from f8E4M3FN and
+    f8E4M3FNUZ become bit manipulation on i8/i32 (round to nearest even,
+    NaN and overflow as documented in include/sp/Runtime/Numerics.h).
+    Arithmetic on fp8 values should first be widened with
+    `arith-emulate-unsupported-floats`.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect"];
+}
+
+def SPPrepareCPURuntime : Pass<"sp-prepare-cpu-runtime", "::mlir::ModuleOp"> {
+  let summary = "Lower sp.all_slice to a slice at this rank's offset and "
+                "declare the CPU runtime functions collectives call";
+  let description = [{
+    Run before one-shot bufferization on the CPU path: `sp.all_slice`
+    becomes `tensor.extract_slice` at offset `rank * chunk` (the rank comes
+    from `sp_rt_rank()`), and every runtime function that the bufferized
+    `sp.all_reduce`, `sp.reduce_scatter` and `sp.all_gather` will call is
+    declared (`func.func private`, C interface). Element types without a
+    runtime implementation are reported here, at the op. `sp.replicated`
+    argument attributes are dropped: they mean nothing to LLVM.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+def SPEraseGroups : Pass<"sp-erase-groups", "::mlir::ModuleOp"> {
+  let summary = "Erase sp.group symbols that nothing refers to any more";
+  let description = [{
+    After the collectives have been lowered, the groups are dead metadata
+    that the LLVM translation cannot handle. A group still in use is an
+    error, reported at the user.
+  }];
+}
+
 #endif // SP_DIALECT_SP_TRANSFORMS_PASSES_TD

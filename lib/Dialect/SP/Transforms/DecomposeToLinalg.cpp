@@ -1,0 +1,258 @@
+//===- DecomposeToLinalg.cpp - row-wise ops as linalg.generic -------------===//
+//
+// The numerics are those of include/sp/Runtime/Numerics.h; keep the two in
+// step (the unit tests compare them bit for bit).
+//
+//===----------------------------------------------------------------------===//
+
+#include "sp/Dialect/SP/Transforms/Passes.h"
+
+#include "sp/Dialect/SP/IR/SPOps.h"
+#include "sp/Runtime/Numerics.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace mlir::sp {
+#define GEN_PASS_DEF_SPDECOMPOSETOLINALG
+#include "sp/Dialect/SP/Transforms/Passes.h.inc"
+} // namespace mlir::sp
+
+using namespace mlir;
+using namespace mlir::sp;
+
+/// Widens (or narrows, for f64) an activation scalar to f32, the working type
+/// of every computation.
+static Value toF32(OpBuilder &b, Location loc, Value value) {
+  Type type = value.getType();
+  if (type.isF32())
+    return value;
+  if (type.getIntOrFloatBitWidth() < 32)
+    return arith::ExtFOp::create(b, loc, b.getF32Type(), value);
+  return arith::TruncFOp::create(b, loc, b.getF32Type(), value);
+}
+
+/// Rounds an f32 scalar to the activation type (round to nearest even).
+static Value fromF32(OpBuilder &b, Location loc, Value value, Type type) {
+  if (type.isF32())
+    return value;
+  if (type.getIntOrFloatBitWidth() < 32)
+    return arith::TruncFOp::create(b, loc, type, value);
+  return arith::ExtFOp::create(b, loc, type, value);
+}
+
+static Value f32Constant(OpBuilder &b, Location loc, float value) {
+  return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
+}
+
+namespace {
+/// Maps used by the row-wise generics of a rank-R tensor.
+struct RowMaps {
+  RowMaps(OpBuilder &b, int64_t rank) {
+    MLIRContext *context = b.getContext();
+    identity = b.getMultiDimIdentityMap(rank);
+    SmallVector<AffineExpr> rowDims;
+    for (int64_t i = 0; i + 1 < rank; ++i)
+      rowDims.push_back(b.getAffineDimExpr(i));
+    row = AffineMap::get(rank, 0, rowDims, context);
+    last = AffineMap::get(rank, 0, b.getAffineDimExpr(rank - 1), context);
+    rowIdentity = b.getMultiDimIdentityMap(rank - 1);
+  }
+  AffineMap identity, row, last, rowIdentity;
+};
+} // namespace
+
+/// RMSNorm of `input` over its last dimension:
+///   ss = sum(float(x)^2); inv = 1 / sqrt(ss / H + eps); T(T(float(x) * inv) * w)
+static Value buildRMSNorm(OpBuilder &b, Location loc, Value input,
+                          Value weight, float epsilon) {
+  auto type = cast<RankedTensorType>(input.getType());
+  int64_t rank = type.getRank();
+  Type element = type.getElementType();
+  Type f32 = b.getF32Type();
+  RowMaps maps(b, rank);
+
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, input);
+  SmallVector<OpFoldResult> rowSizes(sizes.begin(), sizes.end() - 1);
+  Value rows = tensor::EmptyOp::create(b, loc, rowSizes, f32);
+  Value zeros =
+      linalg::FillOp::create(b, loc, f32Constant(b, loc, 0.0f), rows)
+          .getResult(0);
+
+  // Sum of squares, in f32; the reduction runs in index order once lowered
+  // to loops, as in the reference.
+  SmallVector<utils::IteratorType> reduceIterators(
+      rank, utils::IteratorType::parallel);
+  reduceIterators.back() = utils::IteratorType::reduction;
+  Value sumOfSquares =
+      linalg::GenericOp::create(
+          b, loc, rows.getType(), ValueRange{input}, ValueRange{zeros},
+          ArrayRef<AffineMap>{maps.identity, maps.row}, reduceIterators,
+          [&](OpBuilder &nb, Location nl, ValueRange args) {
+            Value x = toF32(nb, nl, args[0]);
+            Value square = arith::MulFOp::create(nb, nl, x, x);
+            Value sum = arith::AddFOp::create(nb, nl, args[1], square);
+            linalg::YieldOp::create(nb, nl, sum);
+          })
+          .getResult(0);
+
+  // H as f32 (exact for H < 2^24).
+  Value hidden;
+  int64_t staticHidden = type.getDimSize(rank - 1);
+  if (!ShapedType::isDynamic(staticHidden)) {
+    hidden = f32Constant(b, loc, static_cast<float>(staticHidden));
+  } else {
+    Value dim = tensor::DimOp::create(b, loc, input, rank - 1);
+    Value asInt = arith::IndexCastUIOp::create(b, loc, b.getI64Type(), dim);
+    hidden = arith::UIToFPOp::create(b, loc, f32, asInt);
+  }
+  Value eps = f32Constant(b, loc, epsilon);
+  Value one = f32Constant(b, loc, 1.0f);
+
+  SmallVector<utils::IteratorType> rowIterators(rank - 1,
+                                                utils::IteratorType::parallel);
+  Value inverse =
+      linalg::GenericOp::create(
+          b, loc, rows.getType(), ValueRange{sumOfSquares}, ValueRange{rows},
+          ArrayRef<AffineMap>{maps.rowIdentity, maps.rowIdentity},
+          rowIterators,
+          [&](OpBuilder &nb, Location nl, ValueRange args) {
+            Value mean = arith::DivFOp::create(nb, nl, args[0], hidden);
+            Value shifted = arith::AddFOp::create(nb, nl, mean, eps);
+            Value root = math::SqrtOp::create(nb, nl, shifted);
+            Value inv = arith::DivFOp::create(nb, nl, one, root);
+            linalg::YieldOp::create(nb, nl, inv);
+          })
+          .getResult(0);
+
+  Value out = tensor::EmptyOp::create(b, loc, sizes, element);
+  SmallVector<utils::IteratorType> parallel(rank,
+                                            utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, out.getType(), ValueRange{input, inverse, weight},
+             ValueRange{out},
+             ArrayRef<AffineMap>{maps.identity, maps.row, maps.last,
+                                 maps.identity},
+             parallel,
+             [&](OpBuilder &nb, Location nl, ValueRange args) {
+               Value scaled =
+                   arith::MulFOp::create(nb, nl, toF32(nb, nl, args[0]), args[1]);
+               Value normed = fromF32(nb, nl, scaled, element);
+               Value product = arith::MulFOp::create(
+                   nb, nl, toF32(nb, nl, normed), toF32(nb, nl, args[2]));
+               linalg::YieldOp::create(nb, nl,
+                                       fromF32(nb, nl, product, element));
+             })
+      .getResult(0);
+}
+
+namespace {
+struct DecomposeRMSNorm : OpRewritePattern<RMSNormOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(RMSNormOp op,
+                                PatternRewriter &rewriter) const override {
+    rewriter.replaceOp(op, buildRMSNorm(rewriter, op.getLoc(), op.getInput(),
+                                        op.getWeight(),
+                                        op.getEpsilon().convertToFloat()));
+    return success();
+  }
+};
+
+struct DecomposeFusedAddRMSNorm : OpRewritePattern<FusedAddRMSNormOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(FusedAddRMSNormOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto type = cast<RankedTensorType>(op.getInput().getType());
+    Type element = type.getElementType();
+    RowMaps maps(rewriter, type.getRank());
+    Value empty = tensor::EmptyOp::create(
+        rewriter, loc, tensor::getMixedSizes(rewriter, loc, op.getInput()),
+        element);
+    SmallVector<utils::IteratorType> parallel(type.getRank(),
+                                              utils::IteratorType::parallel);
+    // z = T(x + r): the norm reads the rounded sum, as the kernels do.
+    Value sum =
+        linalg::GenericOp::create(
+            rewriter, loc, type, ValueRange{op.getInput(), op.getResidual()},
+            ValueRange{empty},
+            ArrayRef<AffineMap>{maps.identity, maps.identity, maps.identity},
+            parallel,
+            [&](OpBuilder &nb, Location nl, ValueRange args) {
+              Value added = arith::AddFOp::create(
+                  nb, nl, toF32(nb, nl, args[0]), toF32(nb, nl, args[1]));
+              linalg::YieldOp::create(nb, nl, fromF32(nb, nl, added, element));
+            })
+            .getResult(0);
+    Value normed = buildRMSNorm(rewriter, loc, sum, op.getWeight(),
+                                op.getEpsilon().convertToFloat());
+    rewriter.replaceOp(op, {normed, sum});
+    return success();
+  }
+};
+
+struct DecomposeQuant : OpRewritePattern<QuantOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(QuantOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto type = cast<RankedTensorType>(op.getResult().getType());
+    auto fp8 = cast<FloatType>(type.getElementType());
+    auto kind = isa<Float8E4M3FNUZType>(fp8) ? numerics::FP8Kind::E4M3FNUZ
+                                             : numerics::FP8Kind::E4M3FN;
+    float clamp = numerics::fp8QuantClamp(kind);
+    Value scale = tensor::ExtractOp::create(rewriter, loc, op.getScale());
+    Value inverse = arith::DivFOp::create(
+        rewriter, loc, f32Constant(rewriter, loc, 1.0f), scale);
+    Value low = f32Constant(rewriter, loc, -clamp);
+    Value high = f32Constant(rewriter, loc, clamp);
+    // NaN inputs give the canonical NaN (documented in Numerics.h).
+    Value nan = arith::ConstantOp::create(
+        rewriter, loc,
+        rewriter.getFloatAttr(fp8, APFloat::getNaN(fp8.getFloatSemantics())));
+    RowMaps maps(rewriter, type.getRank());
+    Value empty = tensor::EmptyOp::create(
+        rewriter, loc, tensor::getMixedSizes(rewriter, loc, op.getInput()),
+        fp8);
+    SmallVector<utils::IteratorType> parallel(type.getRank(),
+                                              utils::IteratorType::parallel);
+    Value quantized =
+        linalg::GenericOp::create(
+            rewriter, loc, type, ValueRange{op.getInput()}, ValueRange{empty},
+            ArrayRef<AffineMap>{maps.identity, maps.identity}, parallel,
+            [&](OpBuilder &nb, Location nl, ValueRange args) {
+              Value v =
+                  arith::MulFOp::create(nb, nl, toF32(nb, nl, args[0]), inverse);
+              Value clamped = arith::MinimumFOp::create(
+                  nb, nl, arith::MaximumFOp::create(nb, nl, v, low), high);
+              Value q = arith::TruncFOp::create(nb, nl, fp8, clamped);
+              Value isNaN = arith::CmpFOp::create(
+                  nb, nl, arith::CmpFPredicate::UNO, v, v);
+              linalg::YieldOp::create(
+                  nb, nl,
+                  arith::SelectOp::create(nb, nl, isNaN, nan, q).getResult());
+            })
+            .getResult(0);
+    rewriter.replaceOp(op, quantized);
+    return success();
+  }
+};
+
+struct DecomposeToLinalgPass
+    : public mlir::sp::impl::SPDecomposeToLinalgBase<DecomposeToLinalgPass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    patterns.add<DecomposeRMSNorm, DecomposeFusedAddRMSNorm, DecomposeQuant>(
+        &getContext());
+    GreedyRewriteConfig config;
+    config.enableFolding(false);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns),
+                                     config)))
+      return signalPassFailure();
+  }
+};
+} // namespace
