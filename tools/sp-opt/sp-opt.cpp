@@ -26,8 +26,13 @@ static llvm::cl::opt<std::string> spReport(
     llvm::cl::callback(
         [](const std::string &path) { mlir::sp::setDefaultReportFile(path); }));
 
+namespace mlir::sp::test {
+void registerSPTestPasses();
+} // namespace mlir::sp::test
+
 int main(int argc, char **argv) {
   mlir::registerAllPasses();
+  mlir::sp::test::registerSPTestPasses();
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);

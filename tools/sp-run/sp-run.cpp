@@ -35,6 +35,7 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/SourceMgr.h"
@@ -51,6 +52,10 @@
 using namespace mlir;
 using namespace sp_run;
 namespace cl = llvm::cl;
+
+namespace mlir::sp::test {
+void registerSPTestPasses();
+} // namespace mlir::sp::test
 
 static cl::OptionCategory category("sp-run options");
 static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<module.mlir>"),
@@ -512,17 +517,36 @@ static int launch(int argc, char **argv) {
     args.push_back(argv[i]);
   args.push_back("--sp-run-worker");
   std::vector<llvm::StringRef> refs(args.begin(), args.end());
+  // Rank 0 reports a comparison mismatch through this file, so that the
+  // workers can end normally (mpirun prints pages for a non-zero exit).
+  SmallString<128> statusFile;
+  if (std::error_code ec =
+          llvm::sys::fs::createTemporaryFile("sp-run-status", "txt", statusFile)) {
+    llvm::errs() << "sp-run: error: cannot create a temporary file: "
+                 << ec.message() << "\n";
+    return 1;
+  }
+  setenv("SP_RUN_STATUS_FILE", statusFile.c_str(), 1);
   // Shared-memory transport without cross-memory attach: works in
   // containers that forbid ptrace.
   setenv("OMPI_MCA_btl_vader_single_copy_mechanism", "none", 0);
   std::string error;
   int code = llvm::sys::ExecuteAndWait(*mpirun, refs, std::nullopt, {}, 0, 0,
                                        &error);
+  auto status = llvm::MemoryBuffer::getFile(statusFile);
+  bool mismatch = status && (*status)->getBuffer().starts_with("mismatch");
+  llvm::sys::fs::remove(statusFile);
   if (code < 0) {
     llvm::errs() << "sp-run: error: cannot run mpirun: " << error << "\n";
     return 1;
   }
-  return code == 0 ? 0 : 1;
+  if (code != 0) {
+    llvm::errs() << "sp-run: error: the rank processes failed (mpirun exit "
+                    "code "
+                 << code << ")\n";
+    return 1;
+  }
+  return mismatch ? 1 : 0;
 }
 
 int main(int argc, char **argv) {
@@ -566,6 +590,7 @@ int main(int argc, char **argv) {
   registerAllToLLVMIRTranslations(registry);
   sp::registerAllSP(registry);
   registerAllPasses();
+  sp::test::registerSPTestPasses();
   MLIRContext context(registry);
 
   // Diagnostics: rank 0 prints them; the others stay quiet (same program).
@@ -604,5 +629,14 @@ int main(int argc, char **argv) {
     status = compareOutputs(outputs, after, job) ? 0 : 1;
   }
   MPI_Finalize();
+  // Under the launcher, a mismatch is reported through the status file.
+  if (const char *statusFile = getenv("SP_RUN_STATUS_FILE")) {
+    if (status != 0 && job.leader()) {
+      std::error_code ec;
+      llvm::raw_fd_ostream os(statusFile, ec);
+      os << "mismatch\n";
+    }
+    return 0;
+  }
   return status;
 }

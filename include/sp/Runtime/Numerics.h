@@ -7,7 +7,10 @@
 // bit for bit; the unit tests check that exhaustively for bf16 and f16.
 //
 // Rounding is round-to-nearest-even everywhere. NaN policy:
-//   * bf16, f16: a NaN stays a NaN (quiet, sign kept);
+//   * bf16, f16: a NaN stays a NaN. The conversions here keep sign and top
+//     payload bits, but the payload and sign of a NaN that a norm computes
+//     are not specified (CPUs propagate payloads, the bf16 expansion and
+//     GPUs produce canonical NaNs); tests compare NaN-ness there;
 //   * fp8 e4m3fn: NaN -> 0x7F with the input's sign (0x7F / 0xFF); a finite
 //     value that rounds beyond 448, or an infinity, also becomes that NaN
 //     (the format has no infinity);
