@@ -27,7 +27,7 @@ config.substitutions.append(
     ("%mlir_opt", os.path.join(config.llvm_tools_dir, "mlir-opt")))
 
 tool_dirs = [config.sp_tools_dir, config.llvm_tools_dir]
-tools = ["sp-opt", "FileCheck", "not", "count", "split-file"]
+tools = ["sp-opt", "sp-run", "FileCheck", "not", "count", "split-file"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 
 # The model generator (python/sp_tools) runs in tests as `%python -m ...`.

@@ -349,6 +349,8 @@ SP_RT_EXPORT const SPRuntimeSymbol *sp_rt_symbols(size_t *count) {
   SP_RT_ENTRY(_mlir_ciface_sp_rt_all_reduce_##T),                              \
       SP_RT_ENTRY(_mlir_ciface_sp_rt_reduce_scatter_##T)
   static const SPRuntimeSymbol table[] = {
+      // Lowered memref.copy of strided buffers (from MLIR's runner utils).
+      SP_RT_ENTRY(memrefCopy),
       SP_RT_ENTRY(sp_rt_rank),
       SP_RT_ENTRY(sp_rt_size),
       SP_RT_REDUCING_ENTRIES(f32),
