@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The main job: the bundled example model (4-layer Llama-like, TP 4, bf16 with
-# FP8 quant) before and after sequence parallelism, with the pass's report.
+# FP8 quant) before and after sequence parallelism, with the pass's report;
+# then both versions run on 4 CPU ranks (MPI processes) on the same inputs
+# and their outputs are compared bit for bit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${SP_BUILD_DIR:-build}
@@ -37,3 +39,7 @@ print(f"  sites rewritten: {r['sites']['rewritten']} of {r['sites']['all_reduce'
 print(f"  collective bytes per rank: {b['bytes_per_rank']} -> {a['bytes_per_rank']}"
       f" ({a['bytes_per_rank'] / b['bytes_per_rank']:.2f}x)")
 PY
+echo
+echo "== sp-run: before vs after on 4 CPU ranks (MPI), same inputs"
+"$BUILD_DIR/bin/sp-run" "$MODEL" --ranks=4 \
+  --compare=sp-sequence-parallelism,canonicalize

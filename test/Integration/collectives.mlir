@@ -62,3 +62,16 @@ func.func @bitwise(%x: tensor<8x16xbf16>) -> (tensor<8x16xbf16>, tensor<8x16xbf1
   %ag1 = sp.all_gather %rs1 over @tp dim 1 : tensor<8x8xbf16> -> tensor<8x16xbf16>
   return %ar, %ag, %ag1 : tensor<8x16xbf16>, tensor<8x16xbf16>, tensor<8x16xbf16>
 }
+
+// Seeded inputs: a replicated argument holds the same values on every rank,
+// a plain one differs per rank.
+// RUN: sp-run %s --ranks=2 --entry=seeded | FileCheck %s --check-prefix=SEEDED
+// SEEDED: output 0: tensor<4x8xbf16>
+// SEEDED-NEXT: rank 0: fnv1a [[REP:0x[0-9a-f]+]]
+// SEEDED-NEXT: rank 1: fnv1a [[REP]]
+// SEEDED-NEXT: output 1: tensor<4x8xbf16>
+// SEEDED-NEXT: rank 0: fnv1a [[MINE:0x[0-9a-f]+]]
+// SEEDED-NOT: rank 1: fnv1a [[MINE]]
+func.func @seeded(%r: tensor<4x8xbf16> {sp.replicated}, %p: tensor<4x8xbf16>) -> (tensor<4x8xbf16>, tensor<4x8xbf16>) {
+  return %r, %p : tensor<4x8xbf16>, tensor<4x8xbf16>
+}
