@@ -12,8 +12,8 @@ JOBS=${SP_JOBS:-2}
 PACKAGES=(
   # LLVM/MLIR 22.1 (libMLIR.so, mlir-tblgen, mlir-pdll, mlir-opt, lit, FileCheck)
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools
-  # build tools and test framework
-  cmake ninja-build g++ python3 libgtest-dev
+  # build tools and test frameworks
+  cmake ninja-build g++ python3 python3-venv python3-pip libgtest-dev
   # CPU collectives
   libopenmpi-dev openmpi-bin
 )
@@ -35,4 +35,12 @@ cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DLLVM_EXTERNAL_LIT=/usr/lib/llvm-22/bin/lit \
   -DPython3_EXECUTABLE="$(command -v python3)"
 cmake --build "$BUILD_DIR" -j "$JOBS"
-echo "setup.sh: built sp in $BUILD_DIR"
+
+# The Python package (model generator, tool drivers, numpy references) and
+# what its tests and benchmarks use, from PyPI, in a virtual environment.
+if [[ ! -x "$BUILD_DIR/venv/bin/python" ]]; then
+  python3 -m venv "$BUILD_DIR/venv"
+fi
+"$BUILD_DIR/venv/bin/pip" install --quiet --upgrade pip
+"$BUILD_DIR/venv/bin/pip" install --quiet -e "python[test,bench]"
+echo "setup.sh: built sp in $BUILD_DIR (Python tools in $BUILD_DIR/venv)"

@@ -12,9 +12,21 @@ status=${PIPESTATUS[0]}
 
 passed=$(sed -n 's/^ *Passed *: *\([0-9]*\).*/\1/p' "$LOG" | tail -1)
 failed=$(sed -n 's/^ *Failed *: *\([0-9]*\).*/\1/p' "$LOG" | tail -1)
-rm -f "$LOG"
 echo "lit: ${passed:-0} passed, ${failed:-0} failed"
 if [[ $status -ne 0 || -z "$passed" || "$passed" == 0 ]]; then
-  echo "test.sh: FAILED" >&2
+  rm -f "$LOG"
+  echo "test.sh: lit FAILED" >&2
   exit 1
 fi
+
+# The Python package's tests (they drive the built sp-opt / sp-run).
+SP_BUILD_DIR="$BUILD_DIR" "$BUILD_DIR/venv/bin/pytest" -q python/tests 2>&1 | tee "$LOG"
+pystatus=${PIPESTATUS[0]}
+pypassed=$(grep -oE '[0-9]+ passed' "$LOG" | tail -1 | grep -oE '[0-9]+')
+pyfailed=$(grep -oE '[0-9]+ failed' "$LOG" | tail -1 | grep -oE '[0-9]+')
+rm -f "$LOG"
+if [[ $pystatus -ne 0 || -z "$pypassed" ]]; then
+  echo "test.sh: pytest FAILED" >&2
+  exit 1
+fi
+echo "all: $(( passed + pypassed )) passed, $(( ${failed:-0} + ${pyfailed:-0} )) failed"
