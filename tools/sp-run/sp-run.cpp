@@ -44,6 +44,8 @@
 
 #include <mpi.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -93,6 +95,11 @@ static cl::opt<bool> printValues("print",
 static cl::opt<int> timeoutSeconds(
     "timeout", cl::desc("Abort the job after this many seconds (0: never)"),
     cl::init(600), cl::cat(category));
+static cl::opt<int> repeat(
+    "repeat",
+    cl::desc("Call the entry function N more times and report the median "
+             "wall time per call of the slowest rank"),
+    cl::init(0), cl::cat(category));
 static cl::opt<bool> isWorker("sp-run-worker", cl::Hidden, cl::init(false));
 
 namespace {
@@ -370,6 +377,26 @@ static SmallVector<HostTensor> run(Compiled &compiled, const Signature &sig,
   return outputs;
 }
 
+/// Median wall time per call (seconds) of the slowest rank over `repeat`
+/// calls; every call starts together (barrier).
+static double timeCalls(Compiled &compiled, const Signature &sig,
+                        const SmallVector<HostTensor> &inputs, const Job &job) {
+  std::vector<double> slowest;
+  for (int i = 0; i < repeat; ++i) {
+    MPI_Barrier(MPI_COMM_WORLD);
+    auto start = std::chrono::steady_clock::now();
+    (void)run(compiled, sig, inputs, job);
+    double mine = std::chrono::duration<double>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
+    double worst = 0;
+    MPI_Allreduce(&mine, &worst, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    slowest.push_back(worst);
+  }
+  std::sort(slowest.begin(), slowest.end());
+  return slowest[slowest.size() / 2];
+}
+
 static void writeOutputs(ArrayRef<HostTensor> outputs, StringRef prefix,
                          const Job &job) {
   if (outputsDir.empty())
@@ -565,6 +592,10 @@ int main(int argc, char **argv) {
     llvm::errs() << "sp-run: error: --ranks must be >= 1\n";
     return 1;
   }
+  if (repeat < 0) {
+    llvm::errs() << "sp-run: error: --repeat must be >= 0\n";
+    return 1;
+  }
   bool underMPI = getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE");
   if (numRanks > 1 && !isWorker && !underMPI)
     return launch(argc, argv);
@@ -618,15 +649,27 @@ int main(int argc, char **argv) {
   Compiled original = compile(*module, sig, "", job);
   SmallVector<HostTensor> outputs = run(original, sig, inputs, job);
   int status = 0;
+  auto reportTime = [&](const char *what, double seconds) {
+    if (job.leader())
+      llvm::outs() << "sp-run: " << what << "time per call: "
+                   << llvm::format("%.3f", seconds * 1e3)
+                   << " ms (median of " << repeat << ", slowest rank)\n";
+  };
   if (comparePipeline.empty()) {
     writeOutputs(outputs, "", job);
     printOutputs(outputs, job);
+    if (repeat > 0)
+      reportTime("", timeCalls(original, sig, inputs, job));
   } else {
     Compiled rewritten = compile(*module, sig, comparePipeline, job);
     SmallVector<HostTensor> after = run(rewritten, sig, inputs, job);
     writeOutputs(outputs, "before_", job);
     writeOutputs(after, "after_", job);
     status = compareOutputs(outputs, after, job) ? 0 : 1;
+    if (repeat > 0) {
+      reportTime("before: ", timeCalls(original, sig, inputs, job));
+      reportTime("after:  ", timeCalls(rewritten, sig, inputs, job));
+    }
   }
   MPI_Finalize();
   // Under the launcher, a mismatch is reported through the status file.

@@ -488,9 +488,121 @@ private:
 };
 } // namespace
 
+namespace {
+/// The rewrites of SequenceParallelism.pdll as C++ patterns (patterns=cpp).
+/// They create the same ops in the same order, so both sets give identical
+/// IR; the PDLL set is the default, this one measures what interpreting PDL
+/// costs and cross-checks the PDLL patterns.
+struct SplitAllReduceCpp : OpRewritePattern<AllReduceOp> {
+  SplitAllReduceCpp(MLIRContext *context, Plan &plan)
+      : OpRewritePattern(context, /*benefit=*/1), plan(plan) {}
+  LogicalResult matchAndRewrite(AllReduceOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!plan.sites.contains(op))
+      return failure();
+    auto type = cast<RankedTensorType>(op.getType());
+    SmallVector<int64_t> shape(type.getShape());
+    shape[0] /= *getGroupSize(op);
+    IntegerAttr dim = rewriter.getI64IntegerAttr(0);
+    Value scatter = ReduceScatterOp::create(
+        rewriter, op.getLoc(), type.clone(shape), op.getInput(),
+        op.getGroupAttr(), dim, op.getReductionAttr());
+    rewriter.replaceOpWithNewOp<AllGatherOp>(op, type, scatter,
+                                             op.getGroupAttr(), dim);
+    return success();
+  }
+  Plan &plan;
+};
+
+/// The planned op's operand 0 as an all_gather along dim 0, if it is one.
+static AllGatherOp plannedGather(Operation *op, Plan &plan) {
+  auto gather = op->getOperand(0).getDefiningOp<AllGatherOp>();
+  if (!gather || !plan.localOps.contains(op) ||
+      gather.getDimAttr().getInt() != 0)
+    return nullptr;
+  return gather;
+}
+
+struct SinkGatherThroughRMSNormCpp : OpRewritePattern<RMSNormOp> {
+  SinkGatherThroughRMSNormCpp(MLIRContext *context, Plan &plan)
+      : OpRewritePattern(context, /*benefit=*/2), plan(plan) {}
+  LogicalResult matchAndRewrite(RMSNormOp op,
+                                PatternRewriter &rewriter) const override {
+    AllGatherOp gather = plannedGather(op, plan);
+    if (!gather)
+      return failure();
+    Value local = gather.getInput();
+    Value norm = RMSNormOp::create(rewriter, op.getLoc(), local.getType(),
+                                   local, op.getWeight(), op.getEpsilonAttr());
+    rewriter.replaceOpWithNewOp<AllGatherOp>(op, op.getType(), norm,
+                                             gather.getGroupAttr(),
+                                             gather.getDimAttr());
+    return success();
+  }
+  Plan &plan;
+};
+
+struct SinkGatherThroughFusedAddRMSNormCpp
+    : OpRewritePattern<FusedAddRMSNormOp> {
+  SinkGatherThroughFusedAddRMSNormCpp(MLIRContext *context, Plan &plan)
+      : OpRewritePattern(context, /*benefit=*/2), plan(plan) {}
+  LogicalResult matchAndRewrite(FusedAddRMSNormOp op,
+                                PatternRewriter &rewriter) const override {
+    AllGatherOp gather = plannedGather(op, plan);
+    if (!gather)
+      return failure();
+    Location loc = op.getLoc();
+    Value local = gather.getInput();
+    Type localType = local.getType();
+    Value slice = AllSliceOp::create(rewriter, loc, localType,
+                                     op.getResidual(), gather.getGroupAttr(),
+                                     gather.getDimAttr());
+    auto norm = FusedAddRMSNormOp::create(rewriter, loc, localType, localType,
+                                          local, slice, op.getWeight(),
+                                          op.getEpsilonAttr());
+    Value output = AllGatherOp::create(rewriter, loc, op.getOutput().getType(),
+                                       norm.getOutput(), gather.getGroupAttr(),
+                                       gather.getDimAttr());
+    Value residual = AllGatherOp::create(
+        rewriter, loc, op.getResidualOut().getType(), norm.getResidualOut(),
+        gather.getGroupAttr(), gather.getDimAttr());
+    rewriter.replaceOp(op, {output, residual});
+    return success();
+  }
+  Plan &plan;
+};
+
+struct SinkGatherThroughQuantCpp : OpRewritePattern<QuantOp> {
+  SinkGatherThroughQuantCpp(MLIRContext *context, Plan &plan)
+      : OpRewritePattern(context, /*benefit=*/2), plan(plan) {}
+  LogicalResult matchAndRewrite(QuantOp op,
+                                PatternRewriter &rewriter) const override {
+    AllGatherOp gather = plannedGather(op, plan);
+    if (!gather)
+      return failure();
+    Value local = gather.getInput();
+    auto localType = cast<RankedTensorType>(local.getType())
+                         .clone(op.getType().getElementType());
+    Value quant = QuantOp::create(rewriter, op.getLoc(), localType, local,
+                                  op.getScale());
+    rewriter.replaceOpWithNewOp<AllGatherOp>(op, op.getType(), quant,
+                                             gather.getGroupAttr(),
+                                             gather.getDimAttr());
+    return success();
+  }
+  Plan &plan;
+};
+} // namespace
+
 RewritePatternSet SequenceParallelismPass::buildPatterns(Plan &plan) {
   MLIRContext *context = &getContext();
   RewritePatternSet patterns(context);
+  if (patternKind == "cpp") {
+    patterns.add<SplitAllReduceCpp, SinkGatherThroughRMSNormCpp,
+                 SinkGatherThroughFusedAddRMSNormCpp, SinkGatherThroughQuantCpp>(
+        context, plan);
+    return patterns;
+  }
   populateGeneratedPDLLPatterns(patterns);
   PDLPatternModule &pdl = patterns.getPDLPatterns();
   pdl.registerConstraintFunction(
@@ -534,6 +646,11 @@ void SequenceParallelismPass::runOnOperation() {
   if (device != "" && device != "sm90" && device != "sm100") {
     module.emitError() << "sp-sequence-parallelism: unknown device '" << device
                        << "' (expected sm90 or sm100)";
+    return signalPassFailure();
+  }
+  if (patternKind != "pdll" && patternKind != "cpp") {
+    module.emitError() << "sp-sequence-parallelism: unknown patterns '"
+                       << patternKind << "' (expected pdll or cpp)";
     return signalPassFailure();
   }
   if (minTokens < 0) {

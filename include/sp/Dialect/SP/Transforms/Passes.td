@@ -49,6 +49,10 @@ def SPSequenceParallelism : Pass<"sp-sequence-parallelism", "::mlir::ModuleOp"> 
     Option<"assumeReplicated", "assume-replicated", "bool", /*default=*/"false",
            "Trust that every function argument is the same on every rank "
            "(what vLLM assumes)">,
+    Option<"patternKind", "patterns", "std::string", /*default=*/"\"pdll\"",
+           "pdll (the patterns of SequenceParallelism.pdll, interpreted) or "
+           "cpp (the same rewrites as C++ patterns; for benchmarks and as a "
+           "cross-check: both give identical IR)">,
     Option<"maxRewrites", "max-rewrites", "int64_t", /*default=*/"-1",
            "Stop after this many pattern applications (-1: no limit); shows "
            "and tests that every intermediate program is valid">,

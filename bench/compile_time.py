@@ -1,0 +1,101 @@
+"""Compile time of sp-sequence-parallelism on generated Llama-like models.
+
+Method: for each depth, sp-opt parses the model, runs the pass and prints
+the result with --mlir-timing; the pass's wall time is reported as a
+multiple of parse + print time *in the same run* (a ratio is robust on a
+noisy machine), with the median over --repeat runs. Both pattern sets are
+measured: the PDLL patterns (default, interpreted by MLIR's PDL bytecode)
+and the same rewrites written as C++ patterns (patterns=cpp), giving the
+cost of PDL per rewritten op. Goal: pass <= 0.5x parse+print, linear in the
+model size.
+
+    build/venv/bin/python bench/compile_time.py [--repeat 5] [--max-layers 1024]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import tempfile
+from pathlib import Path
+
+from common import pyplot, run, tools, write_table
+
+from sp_tools import modelgen
+
+_TIMING = re.compile(r"^\s+([0-9.]+) \(\s*[0-9.]+%\)\s+(\S.*)$", re.M)
+
+
+def measure(sp_opt: str, path: Path, patterns: str) -> dict[str, float]:
+    out = run([sp_opt, str(path), f"--sp-sequence-parallelism=patterns={patterns}",
+               "--mlir-timing", "-o", "/dev/null"])
+    times = {name.strip(): float(t) for t, name in _TIMING.findall(out.stderr)}
+    return {"parse": times["Parser"], "pass": times["SPSequenceParallelism"],
+            "print": times["Output"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--max-layers", type=int, default=1024)
+    args = parser.parse_args()
+    sp_opt = tools.find_tool("sp-opt")
+    depths = [d for d in (8, 16, 32, 64, 128, 256, 512, 1024) if d <= args.max_layers]
+    rows, results = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for layers in depths:
+            path = Path(tmp) / f"m{layers}.mlir"
+            path.write_text(modelgen.generate(modelgen.ModelConfig(
+                layers=layers, tokens=2048, hidden=8192, intermediate=28672, tp=8, fp8=True)))
+            ops = path.read_text().count(" = ")
+            entry = {"layers": layers, "ops": ops}
+            for patterns in ("pdll", "cpp"):
+                samples = [measure(sp_opt, path, patterns) for _ in range(args.repeat)]
+                ratio = statistics.median(s["pass"] / (s["parse"] + s["print"]) for s in samples)
+                pass_ms = statistics.median(s["pass"] for s in samples) * 1e3
+                base_ms = statistics.median(s["parse"] + s["print"] for s in samples) * 1e3
+                entry[patterns] = (ratio, pass_ms, base_ms)
+            results.append(entry)
+            sites = 2 * layers + 1
+            pdll_us = entry["pdll"][1] * 1e3 / sites
+            cpp_us = entry["cpp"][1] * 1e3 / sites
+            rows.append([layers, ops, f"{entry['pdll'][2]:.1f}", f"{entry['pdll'][1]:.1f}",
+                         f"{entry['pdll'][0]:.2f}x", f"{entry['cpp'][1]:.1f}",
+                         f"{entry['cpp'][0]:.2f}x", f"{pdll_us:.1f}", f"{cpp_us:.1f}"])
+            print(rows[-1], flush=True)
+
+    plt = pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    layers = [r["layers"] for r in results]
+    left.loglog(layers, [r["pdll"][1] for r in results], "o-", label="pass (PDLL)")
+    left.loglog(layers, [r["cpp"][1] for r in results], "s-", label="pass (C++ patterns)")
+    left.loglog(layers, [r["pdll"][2] for r in results], "^-", label="parse + print")
+    left.set_xlabel("layers")
+    left.set_ylabel("wall time (ms, median)")
+    left.set_title("time vs model depth (log-log; slope 1 = linear)")
+    left.legend()
+    right.semilogx(layers, [r["pdll"][0] for r in results], "o-", label="PDLL")
+    right.semilogx(layers, [r["cpp"][0] for r in results], "s-", label="C++ patterns")
+    right.axhline(0.5, color="gray", ls="--", label="goal 0.5x")
+    right.set_xlabel("layers")
+    right.set_ylabel("pass / (parse + print)")
+    right.set_title("pass time relative to parse + print, same run")
+    right.legend()
+    fig.tight_layout()
+    from common import OUT
+    fig.savefig(OUT / "compile_time.png", dpi=110)
+    write_table(
+        "compile_time",
+        "Compile time of sp-sequence-parallelism",
+        "Generated Llama-like models (FP8, 2048 tokens, hidden 8192, TP 8); "
+        f"median of {args.repeat} runs of `sp-opt --sp-sequence-parallelism --mlir-timing`. "
+        "Ratio = pass time / (parse + print time) of the same run. Per-site cost = "
+        "pass time / number of all_reduce sites (2L+1).",
+        ["layers", "ops", "parse+print ms", "pass ms (PDLL)", "ratio (PDLL)",
+         "pass ms (C++)", "ratio (C++)", "µs/site (PDLL)", "µs/site (C++)"],
+        rows, "build/venv/bin/python bench/compile_time.py")
+
+
+if __name__ == "__main__":
+    main()
