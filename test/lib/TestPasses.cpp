@@ -1,9 +1,12 @@
 //===- TestPasses.cpp - passes that exist to test sp ----------------------===//
 
 #include "sp/Dialect/SP/IR/SPOps.h"
+#include "sp/Dialect/SP/Transforms/PatternHygiene.h"
 
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Rewrite/FrozenRewritePatternSet.h"
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassRegistry.h"
 
@@ -43,8 +46,69 @@ struct SliceFirstRowsPass
     }
   }
 };
+/// Pattern that changes the op and then claims it did not match.
+struct ModifyThenFail : OpRewritePattern<sp::AllReduceOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(sp::AllReduceOp op,
+                                PatternRewriter &rewriter) const override {
+    rewriter.modifyOpInPlace(op, [&] {
+      op.setReduction(sp::ReductionKind::max);
+    });
+    return failure();
+  }
+};
+
+/// Pattern whose rewrite leaves IR that does not verify (unknown group).
+struct BreakVerifier : OpRewritePattern<sp::AllReduceOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(sp::AllReduceOp op,
+                                PatternRewriter &rewriter) const override {
+    if (op.getGroupAttr().getValue() == "nope")
+      return failure();
+    rewriter.modifyOpInPlace(op, [&] {
+      op.setGroupAttr(FlatSymbolRefAttr::get(op.getContext(), "nope"));
+    });
+    return success();
+  }
+};
+
+/// Runs a deliberately faulty pattern under the hygiene driver, to show that
+/// the driver catches it.
+struct PatternHygieneCheckerPass
+    : public PassWrapper<PatternHygieneCheckerPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(PatternHygieneCheckerPass)
+  PatternHygieneCheckerPass() = default;
+  PatternHygieneCheckerPass(const PatternHygieneCheckerPass &other)
+      : PassWrapper(other) {}
+  StringRef getArgument() const final { return "test-sp-pattern-hygiene"; }
+  StringRef getDescription() const final {
+    return "(test only) run a faulty pattern under the hygiene checks";
+  }
+  Option<std::string> fault{*this, "fault",
+                            llvm::cl::desc("modify-then-fail or break-verifier"),
+                            llvm::cl::init("modify-then-fail")};
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    if (fault == "break-verifier")
+      patterns.add<BreakVerifier>(&getContext());
+    else
+      patterns.add<ModifyThenFail>(&getContext());
+    FrozenRewritePatternSet frozen(std::move(patterns));
+    std::string problem;
+    if (failed(sp::applyPatternsWithHygieneChecks(
+            getOperation(), frozen,
+            [](Operation *op) { return isa<sp::AllReduceOp>(op); },
+            /*listener=*/nullptr, /*maxRewrites=*/-1, problem))) {
+      getOperation().emitError() << "pattern hygiene: " << problem;
+      signalPassFailure();
+    }
+  }
+};
 } // namespace
 
 namespace mlir::sp::test {
-void registerSPTestPasses() { PassRegistration<SliceFirstRowsPass>(); }
+void registerSPTestPasses() {
+  PassRegistration<SliceFirstRowsPass>();
+  PassRegistration<PatternHygieneCheckerPass>();
+}
 } // namespace mlir::sp::test

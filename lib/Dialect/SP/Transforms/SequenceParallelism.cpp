@@ -16,6 +16,7 @@
 
 #include "sp/Dialect/SP/IR/SPDialect.h"
 #include "sp/Dialect/SP/IR/SPOps.h"
+#include "sp/Dialect/SP/Transforms/PatternHygiene.h"
 #include "sp/Dialect/SP/Transforms/Replication.h"
 
 #include "mlir/Dialect/PDL/IR/PDL.h"
@@ -474,6 +475,7 @@ struct PlanListener : public RewriterBase::Listener {
   Plan &plan;
 };
 
+
 struct SequenceParallelismPass
     : public sp::impl::SPSequenceParallelismBase<SequenceParallelismPass> {
   using SPSequenceParallelismBase::SPSequenceParallelismBase;
@@ -681,6 +683,24 @@ void SequenceParallelismPass::runOnOperation() {
     bool limited = maxRewrites >= 0;
     if (limited)
       config.setMaxNumRewrites(maxRewrites);
+    if (checkPatterns) {
+      std::string problem;
+      auto isSPOp = [](Operation *op) {
+        return isa<SPDialect>(op->getDialect()) && !isa<GroupOp>(op);
+      };
+      if (failed(applyPatternsWithHygieneChecks(
+              module, patterns, isSPOp, &listener, maxRewrites, problem))) {
+        module.emitError() << "sp-sequence-parallelism: pattern hygiene: "
+                           << problem;
+        return signalPassFailure();
+      }
+      // Then the folds (no-op slices) and dead gathers, as usual.
+      ops.clear();
+      module.walk([&](Operation *op) {
+        if (isa<SPDialect>(op->getDialect()) && !isa<GroupOp>(op))
+          ops.push_back(op);
+      });
+    }
     if (failed(applyOpPatternsGreedily(ops, patterns, config)) && !limited) {
       module.emitError("sp-sequence-parallelism: rewriting did not converge");
       return signalPassFailure();

@@ -53,6 +53,10 @@ def SPSequenceParallelism : Pass<"sp-sequence-parallelism", "::mlir::ModuleOp"> 
            "pdll (the patterns of SequenceParallelism.pdll, interpreted) or "
            "cpp (the same rewrites as C++ patterns; for benchmarks and as a "
            "cross-check: both give identical IR)">,
+    Option<"checkPatterns", "check-patterns", "bool", /*default=*/"false",
+           "Pattern hygiene mode: apply the patterns with a checking driver; "
+           "the IR must verify after every rewrite, and a pattern that "
+           "returns failure must leave the IR unchanged (fingerprints)">,
     Option<"maxRewrites", "max-rewrites", "int64_t", /*default=*/"-1",
            "Stop after this many pattern applications (-1: no limit); shows "
            "and tests that every intermediate program is valid">,
