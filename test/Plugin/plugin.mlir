@@ -27,3 +27,7 @@ func.func @layer(%x: tensor<64x32xbf16>, %w: tensor<32xbf16> {sp.replicated}) ->
   %1 = sp.rms_norm %0, %w epsilon = 1.0e-6 : tensor<64x32xbf16>, tensor<32xbf16>
   return %1 : tensor<64x32xbf16>
 }
+
+// Bad input through the plugin: a located verifier error and a failing exit.
+// RUN: not %mlir_opt %S/Inputs/bad-group.mlir --load-dialect-plugin=%sp_lib_dir/SPPlugin.so 2>&1 | FileCheck %s --check-prefix=BAD
+// BAD: bad-group.mlir:3:8: error: 'sp.all_reduce' op refers to unknown group @nope

@@ -16,3 +16,7 @@ elif kind == "rank1":    # only rank 1's file is wrong: that rank fails alone
 elif kind == "garbage":
     with open(os.path.join(directory, "arg0.npy"), "wb") as f:
         f.write(b"not an npy file")
+elif kind == "rows":     # dynamic rows: 4 on rank 0, 3 on rank 1
+    os.makedirs(os.path.join(directory, "rank0"), exist_ok=True)
+    npy.write(os.path.join(directory, "rank0", "arg0.npy"), "<f4", (4, 4), [1.0] * 16)
+    npy.write(os.path.join(directory, "rank1", "arg0.npy"), "<f4", (3, 4), [1.0] * 12)
