@@ -26,5 +26,9 @@ function(add_sp_library name)
   target_include_directories(${name} SYSTEM PUBLIC
     ${MLIR_INCLUDE_DIRS} ${LLVM_INCLUDE_DIRS})
   set_target_properties(${name} PROPERTIES POSITION_INDEPENDENT_CODE ON)
+  if(SP_ENABLE_SANITIZERS)
+    # Whoever links an instrumented library needs the sanitizer runtimes.
+    target_link_options(${name} INTERFACE -fsanitize=address,undefined)
+  endif()
   set_property(GLOBAL APPEND PROPERTY SP_EXPORTED_LIBS ${name})
 endfunction()

@@ -23,8 +23,19 @@ llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
 
 # Debian's mlir-opt, to prove the plugin loads into a tool we did not build.
-config.substitutions.append(
-    ("%mlir_opt", os.path.join(config.llvm_tools_dir, "mlir-opt")))
+mlir_opt = os.path.join(config.llvm_tools_dir, "mlir-opt")
+if config.sp_sanitizers:
+    # An ASan-instrumented plugin needs the ASan runtime loaded first in the
+    # (uninstrumented) host tool. MLIR and MPI free some memory only at exit
+    # or never; leak checking would report theirs, not ours.
+    import subprocess
+    libasan = subprocess.run([config.cxx_compiler, "-print-file-name=libasan.so"],
+                             capture_output=True, text=True).stdout.strip()
+    mlir_opt = f"env LD_PRELOAD={libasan} {mlir_opt}"
+    config.environment["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=1"
+    config.environment["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
+    config.available_features.add("sanitizers")
+config.substitutions.append(("%mlir_opt", mlir_opt))
 
 tool_dirs = [config.sp_tools_dir, config.llvm_tools_dir]
 tools = ["sp-opt", "sp-run", "FileCheck", "not", "count", "split-file"]

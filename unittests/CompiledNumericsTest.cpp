@@ -25,6 +25,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <random>
@@ -111,6 +112,8 @@ protected:
     const uint8_t *data = reinterpret_cast<const uint8_t *>(result[1]);
     std::memcpy(out.bytes.data(), data + result[2] * resultWidth,
                 out.bytes.size());
+    // The result buffer was malloc'ed by the compiled code; it is ours now.
+    std::free(reinterpret_cast<void *>(result[0]));
     return out;
   }
 

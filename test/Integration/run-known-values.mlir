@@ -41,3 +41,19 @@ func.func @quant() -> tensor<6xf8E4M3FN> {
   %0 = sp.quant %x, %s : tensor<6xf32> -> tensor<6xf8E4M3FN>
   return %0 : tensor<6xf8E4M3FN>
 }
+
+// Results that are an argument (twice) or a constant are not freed by
+// sp-run (it owns only what the compiled code allocated); --repeat calls the
+// function again on the same buffers.
+// RUN: sp-run %s --entry=aliases --repeat=3 --print | FileCheck %s --check-prefix=ALIAS
+// ALIAS: output 0: tensor<4xf32>
+// ALIAS-NEXT: rank 0: fnv1a [[X:0x[0-9a-f]+]]
+// ALIAS: output 1: tensor<4xf32>
+// ALIAS-NEXT: rank 0: fnv1a [[X]]
+// ALIAS: output 2: tensor<2xf32>
+// ALIAS: rank 0 values: 1 2
+// ALIAS: sp-run: time per call:
+func.func @aliases(%x: tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>, tensor<2xf32>) {
+  %c = arith.constant dense<[1.0, 2.0]> : tensor<2xf32>
+  return %x, %x, %c : tensor<4xf32>, tensor<4xf32>, tensor<2xf32>
+}

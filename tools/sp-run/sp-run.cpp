@@ -32,6 +32,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
+#include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
@@ -373,6 +374,21 @@ static SmallVector<HostTensor> run(Compiled &compiled, const Signature &sig,
     }
     outputs.push_back(std::move(t));
     at += 3 + 2 * rank;
+  }
+  // Result buffers come from malloc in the compiled code and belong to the
+  // caller, except an argument returned as is, or a global (MLIR marks
+  // those with the allocated pointer 0xdeadbeef). Free each one once.
+  llvm::SmallPtrSet<void *, 8> freed;
+  for (HostTensor &t : inputs)
+    freed.insert(t.bytes.data());
+  freed.insert(reinterpret_cast<void *>(0xdeadbeef));
+  freed.insert(nullptr);
+  at = 0;
+  for (RankedTensorType r : sig.results) {
+    void *allocated = reinterpret_cast<void *>(resultBuffer[at]);
+    if (freed.insert(allocated).second)
+      std::free(allocated);
+    at += 3 + 2 * r.getRank();
   }
   return outputs;
 }
