@@ -10,7 +10,7 @@ config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 config.suffixes = [".mlir", ".test"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.sp_obj_root, "test")
-config.excludes = ["Inputs", "run_over_inputs.py", "CMakeLists.txt", "README.txt", "lit.cfg.py",
+config.excludes = ["Inputs", "run_over_inputs.py", "run_regressions.py", "CMakeLists.txt", "README.txt", "lit.cfg.py",
                    "lit.site.cfg.py"]
 
 config.substitutions.append(("%PATH%", config.environment["PATH"]))

@@ -1,0 +1,1 @@
+sp.fuNcoup"(=s .afunc @residuc
