@@ -150,6 +150,29 @@ static Value buildRMSNorm(OpBuilder &b, Location loc, Value input,
       .getResult(0);
 }
 
+/// An elementwise linalg.generic over `inputs` (all shaped like the first)
+/// producing a new tensor of `element`s; `body` maps the scalars to the
+/// result scalar.
+static Value buildElementwise(
+    OpBuilder &b, Location loc, ValueRange inputs, Type element,
+    function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+  auto type = cast<RankedTensorType>(inputs.front().getType());
+  Value empty = tensor::EmptyOp::create(
+      b, loc, tensor::getMixedSizes(b, loc, inputs.front()), element);
+  SmallVector<AffineMap> maps(inputs.size() + 1,
+                              b.getMultiDimIdentityMap(type.getRank()));
+  SmallVector<utils::IteratorType> parallel(type.getRank(),
+                                            utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, empty.getType(), inputs, ValueRange{empty}, maps,
+             parallel,
+             [&](OpBuilder &nb, Location nl, ValueRange args) {
+               linalg::YieldOp::create(
+                   nb, nl, body(nb, nl, args.drop_back()));
+             })
+      .getResult(0);
+}
+
 namespace {
 struct DecomposeRMSNorm : OpRewritePattern<RMSNormOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -167,27 +190,15 @@ struct DecomposeFusedAddRMSNorm : OpRewritePattern<FusedAddRMSNormOp> {
   LogicalResult matchAndRewrite(FusedAddRMSNormOp op,
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    auto type = cast<RankedTensorType>(op.getInput().getType());
-    Type element = type.getElementType();
-    RowMaps maps(rewriter, type.getRank());
-    Value empty = tensor::EmptyOp::create(
-        rewriter, loc, tensor::getMixedSizes(rewriter, loc, op.getInput()),
-        element);
-    SmallVector<utils::IteratorType> parallel(type.getRank(),
-                                              utils::IteratorType::parallel);
+    Type element = op.getInput().getType().getElementType();
     // z = T(x + r): the norm reads the rounded sum, as the kernels do.
-    Value sum =
-        linalg::GenericOp::create(
-            rewriter, loc, type, ValueRange{op.getInput(), op.getResidual()},
-            ValueRange{empty},
-            ArrayRef<AffineMap>{maps.identity, maps.identity, maps.identity},
-            parallel,
-            [&](OpBuilder &nb, Location nl, ValueRange args) {
-              Value added = arith::AddFOp::create(
-                  nb, nl, toF32(nb, nl, args[0]), toF32(nb, nl, args[1]));
-              linalg::YieldOp::create(nb, nl, fromF32(nb, nl, added, element));
-            })
-            .getResult(0);
+    Value sum = buildElementwise(
+        rewriter, loc, ValueRange{op.getInput(), op.getResidual()}, element,
+        [&](OpBuilder &nb, Location nl, ValueRange args) {
+          Value added = arith::AddFOp::create(nb, nl, toF32(nb, nl, args[0]),
+                                              toF32(nb, nl, args[1]));
+          return fromF32(nb, nl, added, element);
+        });
     Value normed = buildRMSNorm(rewriter, loc, sum, op.getWeight(),
                                 op.getEpsilon().convertToFloat());
     rewriter.replaceOp(op, {normed, sum});
@@ -214,29 +225,18 @@ struct DecomposeQuant : OpRewritePattern<QuantOp> {
     Value nan = arith::ConstantOp::create(
         rewriter, loc,
         rewriter.getFloatAttr(fp8, APFloat::getNaN(fp8.getFloatSemantics())));
-    RowMaps maps(rewriter, type.getRank());
-    Value empty = tensor::EmptyOp::create(
-        rewriter, loc, tensor::getMixedSizes(rewriter, loc, op.getInput()),
-        fp8);
-    SmallVector<utils::IteratorType> parallel(type.getRank(),
-                                              utils::IteratorType::parallel);
-    Value quantized =
-        linalg::GenericOp::create(
-            rewriter, loc, type, ValueRange{op.getInput()}, ValueRange{empty},
-            ArrayRef<AffineMap>{maps.identity, maps.identity}, parallel,
-            [&](OpBuilder &nb, Location nl, ValueRange args) {
-              Value v =
-                  arith::MulFOp::create(nb, nl, toF32(nb, nl, args[0]), inverse);
-              Value clamped = arith::MinimumFOp::create(
-                  nb, nl, arith::MaximumFOp::create(nb, nl, v, low), high);
-              Value q = arith::TruncFOp::create(nb, nl, fp8, clamped);
-              Value isNaN = arith::CmpFOp::create(
-                  nb, nl, arith::CmpFPredicate::UNO, v, v);
-              linalg::YieldOp::create(
-                  nb, nl,
-                  arith::SelectOp::create(nb, nl, isNaN, nan, q).getResult());
-            })
-            .getResult(0);
+    Value quantized = buildElementwise(
+        rewriter, loc, ValueRange{op.getInput()}, fp8,
+        [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+          Value v =
+              arith::MulFOp::create(nb, nl, toF32(nb, nl, args[0]), inverse);
+          Value clamped = arith::MinimumFOp::create(
+              nb, nl, arith::MaximumFOp::create(nb, nl, v, low), high);
+          Value q = arith::TruncFOp::create(nb, nl, fp8, clamped);
+          Value isNaN =
+              arith::CmpFOp::create(nb, nl, arith::CmpFPredicate::UNO, v, v);
+          return arith::SelectOp::create(nb, nl, isNaN, nan, q);
+        });
     rewriter.replaceOp(op, quantized);
     return success();
   }

@@ -475,7 +475,6 @@ struct PlanListener : public RewriterBase::Listener {
   Plan &plan;
 };
 
-
 struct SequenceParallelismPass
     : public sp::impl::SPSequenceParallelismBase<SequenceParallelismPass> {
   using SPSequenceParallelismBase::SPSequenceParallelismBase;
@@ -491,13 +490,20 @@ private:
 } // namespace
 
 namespace {
+/// A pattern that consults the plan, with the PDLL pattern's benefit.
+template <typename OpTy, unsigned Benefit>
+struct PlannedPattern : OpRewritePattern<OpTy> {
+  PlannedPattern(MLIRContext *context, Plan &plan)
+      : OpRewritePattern<OpTy>(context, Benefit), plan(plan) {}
+  Plan &plan;
+};
+
 /// The rewrites of SequenceParallelism.pdll as C++ patterns (patterns=cpp).
 /// They create the same ops in the same order, so both sets give identical
 /// IR; the PDLL set is the default, this one measures what interpreting PDL
 /// costs and cross-checks the PDLL patterns.
-struct SplitAllReduceCpp : OpRewritePattern<AllReduceOp> {
-  SplitAllReduceCpp(MLIRContext *context, Plan &plan)
-      : OpRewritePattern(context, /*benefit=*/1), plan(plan) {}
+struct SplitAllReduceCpp : PlannedPattern<AllReduceOp, 1> {
+  using PlannedPattern::PlannedPattern;
   LogicalResult matchAndRewrite(AllReduceOp op,
                                 PatternRewriter &rewriter) const override {
     if (!plan.sites.contains(op))
@@ -513,7 +519,6 @@ struct SplitAllReduceCpp : OpRewritePattern<AllReduceOp> {
                                              op.getGroupAttr(), dim);
     return success();
   }
-  Plan &plan;
 };
 
 /// The planned op's operand 0 as an all_gather along dim 0, if it is one.
@@ -525,9 +530,8 @@ static AllGatherOp plannedGather(Operation *op, Plan &plan) {
   return gather;
 }
 
-struct SinkGatherThroughRMSNormCpp : OpRewritePattern<RMSNormOp> {
-  SinkGatherThroughRMSNormCpp(MLIRContext *context, Plan &plan)
-      : OpRewritePattern(context, /*benefit=*/2), plan(plan) {}
+struct SinkGatherThroughRMSNormCpp : PlannedPattern<RMSNormOp, 2> {
+  using PlannedPattern::PlannedPattern;
   LogicalResult matchAndRewrite(RMSNormOp op,
                                 PatternRewriter &rewriter) const override {
     AllGatherOp gather = plannedGather(op, plan);
@@ -541,13 +545,11 @@ struct SinkGatherThroughRMSNormCpp : OpRewritePattern<RMSNormOp> {
                                              gather.getDimAttr());
     return success();
   }
-  Plan &plan;
 };
 
 struct SinkGatherThroughFusedAddRMSNormCpp
-    : OpRewritePattern<FusedAddRMSNormOp> {
-  SinkGatherThroughFusedAddRMSNormCpp(MLIRContext *context, Plan &plan)
-      : OpRewritePattern(context, /*benefit=*/2), plan(plan) {}
+    : PlannedPattern<FusedAddRMSNormOp, 2> {
+  using PlannedPattern::PlannedPattern;
   LogicalResult matchAndRewrite(FusedAddRMSNormOp op,
                                 PatternRewriter &rewriter) const override {
     AllGatherOp gather = plannedGather(op, plan);
@@ -571,12 +573,10 @@ struct SinkGatherThroughFusedAddRMSNormCpp
     rewriter.replaceOp(op, {output, residual});
     return success();
   }
-  Plan &plan;
 };
 
-struct SinkGatherThroughQuantCpp : OpRewritePattern<QuantOp> {
-  SinkGatherThroughQuantCpp(MLIRContext *context, Plan &plan)
-      : OpRewritePattern(context, /*benefit=*/2), plan(plan) {}
+struct SinkGatherThroughQuantCpp : PlannedPattern<QuantOp, 2> {
+  using PlannedPattern::PlannedPattern;
   LogicalResult matchAndRewrite(QuantOp op,
                                 PatternRewriter &rewriter) const override {
     AllGatherOp gather = plannedGather(op, plan);
@@ -592,7 +592,6 @@ struct SinkGatherThroughQuantCpp : OpRewritePattern<QuantOp> {
                                              gather.getDimAttr());
     return success();
   }
-  Plan &plan;
 };
 } // namespace
 
