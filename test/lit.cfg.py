@@ -44,3 +44,12 @@ llvm_config.add_tool_substitutions(tools, tool_dirs)
 # The model generator (python/sp_tools) runs in tests as `%python -m ...`.
 config.environment["PYTHONPATH"] = os.path.join(config.sp_src_root, "python")
 config.substitutions.append(("%modelgen", config.python_executable + " -m sp_tools.modelgen"))
+
+# CUDA: the kernels are built when a toolkit is there; a GPU may or may not be.
+if config.sp_cuda:
+    config.available_features.add("cuda")
+    import shutil
+    import subprocess
+    smi = shutil.which("nvidia-smi")
+    if smi and subprocess.run([smi], capture_output=True).returncode == 0:
+        config.available_features.add("gpu")
