@@ -770,13 +770,13 @@ void SequenceParallelismPass::writeReport(const Plan &plan,
       json.attribute("left_alone", int64_t(plan.leftAlone.size()));
     });
     json.attributeArray("left_alone", [&] {
-      for (auto &[site, reason] : plan.leftAlone) {
+      for (const auto &entry : plan.leftAlone) {
         json.object([&] {
           std::string loc;
           llvm::raw_string_ostream locStream(loc);
-          locStream << site->getLoc();
+          locStream << entry.first->getLoc();
           json.attribute("loc", loc);
-          json.attribute("reason", reason);
+          json.attribute("reason", entry.second);
         });
       }
     });
