@@ -16,5 +16,20 @@ status=${PIPESTATUS[0]}
 passed=$(sed -n 's/^ *Passed *: *\([0-9]*\).*/\1/p' "$LOG" | tail -1)
 failed=$(sed -n 's/^ *Failed *: *\([0-9]*\).*/\1/p' "$LOG" | tail -1)
 rm -f "$LOG"
-echo "sanitizers: ${passed:-0} passed, ${failed:-0} failed"
-[[ $status -eq 0 && -n "$passed" ]] || { echo "test-sanitizers.sh: FAILED" >&2; exit 1; }
+[[ $status -eq 0 && -n "$passed" ]] || { echo "test-sanitizers.sh: lit FAILED" >&2; exit 1; }
+
+# The Python tests too, driving the instrumented sp-opt / sp-run (the venv
+# comes from scripts/setup.sh).
+VENV=${SP_BUILD_DIR:-build}/venv
+pypassed=0
+if [[ -x "$VENV/bin/pytest" ]]; then
+  LOG=$(mktemp)
+  SP_BUILD_DIR="$BUILD_DIR" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    "$VENV/bin/pytest" -q python/tests 2>&1 | tee "$LOG"
+  pystatus=${PIPESTATUS[0]}
+  pypassed=$(grep -oE '[0-9]+ passed' "$LOG" | tail -1 | grep -oE '[0-9]+')
+  rm -f "$LOG"
+  [[ $pystatus -eq 0 ]] || { echo "test-sanitizers.sh: pytest FAILED" >&2; exit 1; }
+fi
+echo "sanitizers: $(( passed + ${pypassed:-0} )) passed, ${failed:-0} failed"
