@@ -137,6 +137,12 @@ def generate(cfg: ModelConfig) -> str:
         w.emit(f"{q} = sp.quant {x}, {s} : {act} -> {qt}")
         return w.typed(q, qt), qt
 
+    def fused_norm(hidden: str, residual: str, weight: str) -> tuple[str, str]:
+        """Emits x, residual' = fused_add_rms_norm(hidden, residual, weight)."""
+        x, r = w.value(), w.value()
+        w.emit(f"{x}, {r} = sp.fused_add_rms_norm {hidden}, {residual}, {weight} epsilon = {eps} : {act}, {norm_w}")
+        return w.typed(x, act), w.typed(r, act)
+
     residual = None
     for layer in range(cfg.layers):
         wn = w.arg(f"input_norm_{layer}", norm_w, replicated=True)
@@ -145,10 +151,7 @@ def generate(cfg: ModelConfig) -> str:
             w.emit(f"{x} = sp.rms_norm {h}, {wn} epsilon = {eps} : {act}, {norm_w}")
             residual = h
         else:
-            x, r = w.value(), w.value()
-            w.emit(f"{x}, {r} = sp.fused_add_rms_norm {h}, {residual}, {wn} epsilon = {eps} : {act}, {norm_w}")
-            w.typed(x, act)
-            residual = w.typed(r, act)
+            x, residual = fused_norm(h, residual, wn)
         xq, xq_type = quantize(x, f"qkv_scale_{layer}")
         wqkv = w.arg(f"wqkv_{layer}", f"tensor<{H}x{3 * H // tp}x{w_elem or dt}>")
         wo = w.arg(f"wo_{layer}", f"tensor<{3 * H // tp}x{H}x{dt}>")
@@ -158,10 +161,7 @@ def generate(cfg: ModelConfig) -> str:
         w.emit(f"{h} = sp.all_reduce {o} over @{cfg.group} : {act}")
 
         wp = w.arg(f"post_norm_{layer}", norm_w, replicated=True)
-        x, r = w.value(), w.value()
-        w.emit(f"{x}, {r} = sp.fused_add_rms_norm {h}, {residual}, {wp} epsilon = {eps} : {act}, {norm_w}")
-        w.typed(x, act)
-        residual = w.typed(r, act)
+        x, residual = fused_norm(h, residual, wp)
         xq, xq_type = quantize(x, f"mlp_scale_{layer}")
         wgu = w.arg(f"wgate_up_{layer}", f"tensor<{H}x{I // tp}x{w_elem or dt}>")
         wd = w.arg(f"wdown_{layer}", f"tensor<{I // tp}x{H}x{dt}>")
@@ -174,8 +174,7 @@ def generate(cfg: ModelConfig) -> str:
         w.emit(f"{h} = sp.all_reduce {d} over @{cfg.group} : {act}")
 
     wf = w.arg("final_norm", norm_w, replicated=True)
-    out, r = w.value(), w.value()
-    w.emit(f"{out}, {r} = sp.fused_add_rms_norm {h}, {residual}, {wf} epsilon = {eps} : {act}, {norm_w}")
+    out, r = fused_norm(h, residual, wf)
     results = [out] + ([r] if cfg.return_residual else [])
     result_types = ", ".join([act] * len(results))
 
