@@ -44,12 +44,16 @@ int worldRank() {
 }
 
 [[noreturn]] void fatal(const char *format, ...) {
-  std::fprintf(stderr, "sp runtime error (rank %d): ", worldRank());
+  // One write: mpirun interleaves the ranks' output at write boundaries.
+  char message[2048];
+  int prefix = std::snprintf(message, sizeof(message),
+                             "sp runtime error (rank %d): ", worldRank());
   va_list args;
   va_start(args, format);
-  std::vfprintf(stderr, format, args);
+  std::vsnprintf(message + prefix, sizeof(message) - prefix - 1, format, args);
   va_end(args);
-  std::fprintf(stderr, "\n");
+  std::strncat(message, "\n", sizeof(message) - std::strlen(message) - 1);
+  std::fputs(message, stderr);
   std::fflush(stderr);
   int initialized = 0, finalized = 0;
   MPI_Initialized(&initialized);

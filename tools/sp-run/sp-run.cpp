@@ -112,14 +112,18 @@ struct Job {
   int size = 1;
   bool leader() const { return rank == 0; }
 
+  // Messages go out in one write each: mpirun interleaves the ranks'
+  // output at write boundaries.
   [[noreturn]] void failEverywhere(const llvm::Twine &message) const {
     if (leader())
-      llvm::errs() << "sp-run: error: " << message << "\n";
+      llvm::errs() << ("sp-run: error: " + message + "\n").str();
     MPI_Finalize();
     std::exit(1);
   }
   [[noreturn]] void failHere(const llvm::Twine &message) const {
-    llvm::errs() << "sp-run: error (rank " << rank << "): " << message << "\n";
+    llvm::errs() << ("sp-run: error (rank " + llvm::Twine(rank) +
+                     "): " + message + "\n")
+                        .str();
     llvm::errs().flush();
     MPI_Abort(MPI_COMM_WORLD, 1);
     std::exit(1);
