@@ -376,20 +376,20 @@ SiteEvaluation Planner::evaluate(AllReduceOp site,
 }
 
 Plan Planner::plan(ModuleOp module) {
-  Plan result;
+  // Why each all_reduce that does not become a site is left alone.
+  llvm::DenseMap<Operation *, std::string> reasons;
   SmallVector<AllReduceOp> candidates;
   module.walk([&](AllReduceOp site) {
     std::string reason = checkLegality(site);
     if (reason.empty())
       candidates.push_back(site);
     else
-      result.leftAlone[site] = std::move(reason);
+      reasons[site] = std::move(reason);
   });
 
   // A site whose norms cannot run on local rows gains nothing: splitting it
   // would only trade one collective for two.
   llvm::DenseSet<Operation *> chosen;
-  llvm::DenseMap<Operation *, std::string> dropReasons;
   for (AllReduceOp site : candidates) {
     SiteEvaluation eval = evaluate(site, chosen);
     bool hasLocalNorm = llvm::any_of(eval.localOps, [](Operation *op) {
@@ -399,20 +399,22 @@ Plan Planner::plan(ModuleOp module) {
       chosen.insert(site);
       continue;
     }
-    dropReasons[site] = "none of its norms can run on local rows: " +
-                        (eval.blockedNorms.empty() ? std::string("no norm user")
-                                                   : eval.blockedNorms.front());
+    reasons[site] = "none of its norms can run on local rows: " +
+                    (eval.blockedNorms.empty() ? std::string("no norm user")
+                                               : eval.blockedNorms.front());
   }
 
   // Communication must not grow in total. Each gather the rewrite leaves is
   // attributed to exactly one site, so the growth is the sum over sites of
   // (gathered - all-gather half of the all_reduce) * (n-1)/n. While that sum
   // is positive, drop the site that adds the most; dropping a site can make
-  // a neighbour's residual need a gather, hence the re-evaluation.
+  // a neighbour's residual need a gather, hence the re-evaluation. The last
+  // round's evaluations are those of the final set of sites.
+  SmallVector<std::pair<AllReduceOp, SiteEvaluation>> evaluations;
   while (true) {
+    evaluations.clear();
     int64_t totalExcess = 0, worstExcess = 0;
-    AllReduceOp worst;
-    SiteEvaluation worstEval;
+    size_t worst = 0;
     for (AllReduceOp site : candidates) {
       if (!chosen.contains(site))
         continue;
@@ -421,41 +423,36 @@ Plan Planner::plan(ModuleOp module) {
       int64_t excess = (eval.gatheredBytes - *tensorBytes(site.getType())) *
                        (size - 1) / size;
       totalExcess += excess;
-      if (!worst || excess > worstExcess) {
-        worst = site;
+      if (evaluations.empty() || excess > worstExcess) {
+        worst = evaluations.size();
         worstExcess = excess;
-        worstEval = std::move(eval);
       }
+      evaluations.emplace_back(site, std::move(eval));
     }
-    if (!worst || totalExcess <= 0)
+    if (evaluations.empty() || totalExcess <= 0)
       break;
+    auto &[site, eval] = evaluations[worst];
     std::string reason;
     llvm::raw_string_ostream os(reason);
     os << "rewriting it would add " << worstExcess
        << " bytes per rank of communication (";
-    llvm::interleave(worstEval.fullUses, os, "; ");
+    llvm::interleave(eval.fullUses, os, "; ");
     os << ")";
-    chosen.erase(worst);
-    dropReasons[worst] = std::move(reason);
+    chosen.erase(site);
+    reasons[site] = std::move(reason);
   }
 
-  for (AllReduceOp site : candidates) {
-    if (!chosen.contains(site)) {
-      result.leftAlone[site] = dropReasons[site];
-      continue;
-    }
+  Plan result;
+  for (auto &[site, eval] : evaluations) {
     result.sites.insert(site);
-    for (Operation *op : evaluate(site, chosen).localOps)
-      result.localOps.insert(op);
+    result.localOps.insert(eval.localOps.begin(), eval.localOps.end());
   }
-  // Keep the remarks in IR order.
-  llvm::MapVector<Operation *, std::string> ordered;
+  // Remarks in IR order.
   module.walk([&](AllReduceOp site) {
-    auto it = result.leftAlone.find(site);
-    if (it != result.leftAlone.end())
-      ordered[site] = it->second;
+    auto it = reasons.find(site);
+    if (it != reasons.end())
+      result.leftAlone[site] = std::move(it->second);
   });
-  result.leftAlone = std::move(ordered);
   return result;
 }
 
