@@ -145,6 +145,14 @@ int toNcclOp(int reduction, const char *location) {
   return -1;
 }
 
+/// Checks the status of an enqueued NCCL call and waits for it.
+int complete(NcclResult r, const char *call, const char *op,
+             const char *location) {
+  if (r != 0)
+    return fail("%s: %s failed: %s", location, call, ncclError(r));
+  return waitFor(op, location);
+}
+
 int ready(const char *location) {
   if (sp_cuda_rt_init() != 0) {
     std::string why = lastError;
@@ -271,10 +279,8 @@ int sp_cuda_rt_all_reduce(const void *in, void *out, int64_t count, int dtype,
   int type = toNcclType(dtype, location), op = toNcclOp(reduction, location);
   if (type < 0 || op < 0 || ready(location) != 0)
     return 1;
-  NcclResult r = nccl.allReduce(in, out, count, type, op, comm, stream);
-  if (r != 0)
-    return fail("%s: ncclAllReduce failed: %s", location, ncclError(r));
-  return waitFor("sp.all_reduce", location);
+  return complete(nccl.allReduce(in, out, count, type, op, comm, stream),
+                  "ncclAllReduce", "sp.all_reduce", location);
 }
 
 int sp_cuda_rt_reduce_scatter(const void *in, void *out, int64_t outCount,
@@ -282,10 +288,9 @@ int sp_cuda_rt_reduce_scatter(const void *in, void *out, int64_t outCount,
   int type = toNcclType(dtype, location), op = toNcclOp(reduction, location);
   if (type < 0 || op < 0 || ready(location) != 0)
     return 1;
-  NcclResult r = nccl.reduceScatter(in, out, outCount, type, op, comm, stream);
-  if (r != 0)
-    return fail("%s: ncclReduceScatter failed: %s", location, ncclError(r));
-  return waitFor("sp.reduce_scatter", location);
+  return complete(
+      nccl.reduceScatter(in, out, outCount, type, op, comm, stream),
+      "ncclReduceScatter", "sp.reduce_scatter", location);
 }
 
 int sp_cuda_rt_all_gather(const void *in, void *out, int64_t inCount,
@@ -293,10 +298,8 @@ int sp_cuda_rt_all_gather(const void *in, void *out, int64_t inCount,
   int type = toNcclType(dtype, location);
   if (type < 0 || ready(location) != 0)
     return 1;
-  NcclResult r = nccl.allGather(in, out, inCount, type, comm, stream);
-  if (r != 0)
-    return fail("%s: ncclAllGather failed: %s", location, ncclError(r));
-  return waitFor("sp.all_gather", location);
+  return complete(nccl.allGather(in, out, inCount, type, comm, stream),
+                  "ncclAllGather", "sp.all_gather", location);
 }
 
 void sp_cuda_rt_finalize() {
