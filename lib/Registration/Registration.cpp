@@ -2,6 +2,7 @@
 
 #include "sp/Registration/Registration.h"
 
+#include "sp/Conversion/Passes.h"
 #include "sp/Dialect/SP/IR/SPDialect.h"
 #include "sp/Dialect/SP/Transforms/Passes.h"
 
@@ -24,6 +25,7 @@ void mlir::sp::registerSPPasses() {
   // argument, and a tool may both link sp and load the plugin.
   static bool registered = [] {
     registerSPTransformsPasses();
+    registerSPConversionPasses();
     registerSPPipelines();
     return true;
   }();

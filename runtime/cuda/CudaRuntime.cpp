@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "CudaRuntime.h"
+#include "CompiledABI.h"
 #include "Kernels.h"
 
 #include <cuda_runtime_api.h>
@@ -21,6 +22,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 #include <unistd.h>
 
 namespace {
@@ -31,7 +33,13 @@ struct NcclUniqueId {
 };
 using NcclComm = struct ncclComm *;
 using NcclResult = int; // ncclSuccess = 0, ncclInProgress = 7
-enum NcclDataType { ncclInt8 = 0, ncclFloat16 = 6, ncclFloat32 = 7, ncclBfloat16 = 9 };
+enum NcclDataType {
+  ncclInt8 = 0,
+  ncclFloat16 = 6,
+  ncclFloat32 = 7,
+  ncclFloat64 = 8,
+  ncclBfloat16 = 9
+};
 enum NcclRedOp { ncclSum = 0, ncclProd = 1, ncclMax = 2, ncclMin = 3, ncclAvg = 4 };
 
 struct Nccl {
@@ -78,6 +86,9 @@ int envInt(const char *name, const char *fallback, int defaultValue) {
 
 int timeoutSeconds() { return envInt("SP_TIMEOUT_SECONDS", nullptr, 300); }
 
+int envRank() { return envInt("SP_RANK", "OMPI_COMM_WORLD_RANK", 0); }
+int envWorldSize() { return envInt("SP_WORLD_SIZE", "OMPI_COMM_WORLD_SIZE", 1); }
+
 const char *ncclError(NcclResult r) {
   return nccl.getErrorString ? nccl.getErrorString(r) : "unknown NCCL error";
 }
@@ -123,6 +134,8 @@ int toNcclType(int dtype, const char *location) {
     return ncclBfloat16;
   case 3:
     return ncclInt8; // fp8 moved as bytes
+  case 4:
+    return ncclFloat64;
   }
   fail("%s: unsupported element type code %d", location, dtype);
   return -1;
@@ -166,11 +179,6 @@ extern "C" {
 
 const char *sp_cuda_rt_last_error() { return lastError.c_str(); }
 
-int sp_cuda_rt_rank() { return envInt("SP_RANK", "OMPI_COMM_WORLD_RANK", 0); }
-
-int sp_cuda_rt_world_size() {
-  return envInt("SP_WORLD_SIZE", "OMPI_COMM_WORLD_SIZE", 1);
-}
 
 int sp_cuda_rt_load_nccl(int *version) {
   std::lock_guard<std::mutex> lock(initMutex);
@@ -218,10 +226,11 @@ int sp_cuda_rt_load_nccl(int *version) {
   return 0;
 }
 
-int sp_cuda_rt_init() {
-  if (comm)
+int sp_cuda_rt_init_device() {
+  std::lock_guard<std::mutex> lock(initMutex);
+  if (stream)
     return 0;
-  int rank = sp_cuda_rt_rank(), size = sp_cuda_rt_world_size();
+  int rank = envRank(), size = envWorldSize();
   if (size < 1 || rank < 0 || rank >= size)
     return fail("invalid rank %d of %d (SP_RANK / SP_WORLD_SIZE)", rank, size);
   int devices = 0;
@@ -232,6 +241,18 @@ int sp_cuda_rt_init() {
   if ((status = cudaSetDevice(rank % devices)) != cudaSuccess)
     return fail("cudaSetDevice(%d) failed: %s", rank % devices,
                 cudaGetErrorString(status));
+  if ((status = cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking)) !=
+      cudaSuccess)
+    return fail("cudaStreamCreate failed: %s", cudaGetErrorString(status));
+  return 0;
+}
+
+int sp_cuda_rt_init() {
+  if (comm)
+    return 0;
+  if (sp_cuda_rt_init_device() != 0)
+    return 1;
+  int rank = envRank(), size = envWorldSize();
   if (sp_cuda_rt_load_nccl(nullptr) != 0)
     return 1;
 
@@ -262,9 +283,6 @@ int sp_cuda_rt_init() {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
-  if ((status = cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking)) !=
-      cudaSuccess)
-    return fail("cudaStreamCreate failed: %s", cudaGetErrorString(status));
   NcclResult r = nccl.commInitRank(&comm, size, id, rank);
   if (r != 0) {
     comm = nullptr;
@@ -312,3 +330,280 @@ void sp_cuda_rt_finalize() {
 }
 
 } // extern "C"
+
+//===----------------------------------------------------------------------===//
+// The backend of compiled code (CompiledABI.h)
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+int readyDevice(const char *location) {
+  if (sp_cuda_rt_init_device() != 0) {
+    std::string why = lastError;
+    return fail("%s: %s", location, why.c_str());
+  }
+  return 0;
+}
+
+int cudaCheck(cudaError_t status, const char *call, const char *location) {
+  if (status == cudaSuccess)
+    return 0;
+  return fail("%s: %s failed: %s", location, call, cudaGetErrorString(status));
+}
+
+/// Compiled host code may pass memory the GPU cannot address (malloc'd
+/// buffers, constants): such a buffer is copied to device memory for the
+/// call, and back when the call writes it. Device, managed and registered
+/// host memory is used in place.
+class Staging {
+public:
+  explicit Staging(const char *location) : location(location) {}
+  Staging(const Staging &) = delete;
+  Staging &operator=(const Staging &) = delete;
+  ~Staging() {
+    for (Item &item : items)
+      cudaFreeAsync(item.device, stream);
+  }
+
+  int input(const void *&pointer, size_t bytes) {
+    void *p = const_cast<void *>(pointer);
+    int status = stage(p, bytes, /*output=*/false);
+    pointer = p;
+    return status;
+  }
+  int output(void *&pointer, size_t bytes) {
+    return stage(pointer, bytes, /*output=*/true);
+  }
+
+  /// Copies outputs back and waits for everything enqueued.
+  int finish(const char *what) {
+    for (Item &item : items)
+      if (item.output &&
+          cudaCheck(cudaMemcpyAsync(item.host, item.device, item.bytes,
+                                    cudaMemcpyDeviceToHost, stream),
+                    "cudaMemcpyAsync", location))
+        return 1;
+    return waitFor(what, location);
+  }
+
+private:
+  struct Item {
+    void *host;
+    void *device;
+    size_t bytes;
+    bool output;
+  };
+
+  int stage(void *&pointer, size_t bytes, bool output) {
+    if (!pointer || bytes == 0)
+      return 0;
+    cudaPointerAttributes attributes{};
+    if (cudaPointerGetAttributes(&attributes, pointer) != cudaSuccess) {
+      (void)cudaGetLastError(); // clear: an unknown pointer is host memory
+      attributes.type = cudaMemoryTypeUnregistered;
+    }
+    if (attributes.type == cudaMemoryTypeDevice ||
+        attributes.type == cudaMemoryTypeManaged)
+      return 0;
+    if (attributes.type == cudaMemoryTypeHost && attributes.devicePointer) {
+      pointer = attributes.devicePointer;
+      return 0;
+    }
+    Item item{pointer, nullptr, bytes, output};
+    if (cudaCheck(cudaMallocAsync(&item.device, bytes, stream),
+                  "cudaMallocAsync (staging host memory)", location))
+      return 1;
+    items.push_back(item);
+    if (!output && cudaCheck(cudaMemcpyAsync(item.device, item.host, bytes,
+                                             cudaMemcpyHostToDevice, stream),
+                             "cudaMemcpyAsync", location))
+      return 1;
+    pointer = item.device;
+    return 0;
+  }
+
+  const char *location;
+  std::vector<Item> items;
+};
+
+/// Device scratch memory for one call.
+struct Scratch {
+  void *pointer = nullptr;
+  ~Scratch() {
+    if (pointer)
+      cudaFreeAsync(pointer, stream);
+  }
+};
+
+size_t widthOf(int dtype) {
+  switch (dtype) {
+  case SP_CUDA_F32:
+    return 4;
+  case SP_CUDA_F16:
+  case SP_CUDA_BF16:
+    return 2;
+  case 4:
+    return 8;
+  default:
+    return 1;
+  }
+}
+
+class GpuBackend final : public sp_cuda_abi::Backend {
+public:
+  int rank() override { return envRank(); }
+  int worldSize() override { return envWorldSize(); }
+  const char *lastError() override { return sp_cuda_rt_last_error(); }
+
+  int allReduce(const void *in, void *out, int64_t count, int dtype,
+                int reduction, const char *location) override {
+    size_t bytes = size_t(count) * widthOf(dtype);
+    if (ready(location) != 0)
+      return 1;
+    Staging staging(location);
+    if (staging.input(in, bytes) || staging.output(out, bytes) ||
+        sp_cuda_rt_all_reduce(in, out, count, dtype, reduction, location))
+      return 1;
+    return staging.finish("sp.all_reduce");
+  }
+
+  int reduceScatter(const void *in, void *out, int64_t outer, int64_t chunk,
+                    int dtype, int reduction, const char *location) override {
+    int64_t size = worldSize();
+    size_t width = widthOf(dtype);
+    size_t rowBytes = size_t(chunk) * width;
+    if (ready(location) != 0)
+      return 1;
+    Staging staging(location);
+    if (staging.input(in, rowBytes * size * outer) ||
+        staging.output(out, rowBytes * outer))
+      return 1;
+    // NCCL scatters contiguous blocks: bring rank r's [outer][chunk] slice
+    // of the [outer][size][chunk] input together first.
+    Scratch packed;
+    const void *source = in;
+    if (outer > 1 && size > 1) {
+      if (cudaCheck(cudaMallocAsync(&packed.pointer, rowBytes * size * outer,
+                                    stream),
+                    "cudaMallocAsync", location))
+        return 1;
+      for (int64_t r = 0; r < size; ++r)
+        if (cudaCheck(cudaMemcpy2DAsync(
+                          static_cast<char *>(packed.pointer) +
+                              r * outer * rowBytes,
+                          rowBytes,
+                          static_cast<const char *>(in) + r * rowBytes,
+                          rowBytes * size, rowBytes, outer,
+                          cudaMemcpyDeviceToDevice, stream),
+                      "cudaMemcpy2DAsync", location))
+          return 1;
+      source = packed.pointer;
+    }
+    if (sp_cuda_rt_reduce_scatter(source, out, outer * chunk, dtype,
+                                  reduction, location))
+      return 1;
+    return staging.finish("sp.reduce_scatter");
+  }
+
+  int allGather(const void *in, void *out, int64_t outer, int64_t chunkBytes,
+                const char *location) override {
+    int64_t size = worldSize();
+    size_t rowBytes = size_t(chunkBytes);
+    if (ready(location) != 0)
+      return 1;
+    Staging staging(location);
+    if (staging.input(in, rowBytes * outer) ||
+        staging.output(out, rowBytes * size * outer))
+      return 1;
+    if (outer == 1 || size == 1) {
+      if (sp_cuda_rt_all_gather(in, out, outer * chunkBytes, 3, location))
+        return 1;
+      return staging.finish("sp.all_gather");
+    }
+    // NCCL gathers into [size][outer][chunk]; sp wants [outer][size][chunk].
+    Scratch gathered;
+    if (cudaCheck(cudaMallocAsync(&gathered.pointer, rowBytes * size * outer,
+                                  stream),
+                  "cudaMallocAsync", location) ||
+        sp_cuda_rt_all_gather(in, gathered.pointer, outer * chunkBytes, 3,
+                              location))
+      return 1;
+    for (int64_t r = 0; r < size; ++r)
+      if (cudaCheck(cudaMemcpy2DAsync(
+                        static_cast<char *>(out) + r * rowBytes,
+                        rowBytes * size,
+                        static_cast<const char *>(gathered.pointer) +
+                            r * outer * rowBytes,
+                        rowBytes, rowBytes, outer, cudaMemcpyDeviceToDevice,
+                        stream),
+                    "cudaMemcpy2DAsync", location))
+        return 1;
+    return staging.finish("sp.all_gather");
+  }
+
+  int norm(const sp_cuda_abi::NormCall &call, const char *location) override {
+    if (readyDevice(location) != 0)
+      return 1;
+    size_t activation = size_t(call.rows * call.hidden) * widthOf(call.dtype);
+    size_t weight = size_t(call.hidden) * widthOf(call.dtype);
+    sp_cuda_abi::NormCall c = call;
+    Staging staging(location);
+    const void *scale = c.scale;
+    void *q = c.q;
+    if (staging.input(c.x, activation) || staging.input(c.weight, weight) ||
+        (c.fused && staging.input(c.residual, activation)) ||
+        (c.fused && staging.output(c.residualOut, activation)) ||
+        (c.quant && staging.input(scale, sizeof(float))) ||
+        (c.quant && staging.output(q, size_t(call.rows * call.hidden))) ||
+        (!c.quant && staging.output(c.out, activation)))
+      return 1;
+    c.scale = static_cast<const float *>(scale);
+    c.q = static_cast<uint8_t *>(q);
+    int status;
+    if (c.quant && c.fused)
+      status = sp_cuda_fused_add_rms_norm_quant(
+          c.dtype, c.fp8, c.q, c.residualOut, c.x, c.residual, c.weight,
+          c.scale, c.rows, c.hidden, c.epsilon, stream);
+    else if (c.quant)
+      status = sp_cuda_rms_norm_quant(c.dtype, c.fp8, c.q, c.x, c.weight,
+                                      c.scale, c.rows, c.hidden, c.epsilon,
+                                      stream);
+    else if (c.fused)
+      status = sp_cuda_fused_add_rms_norm(c.dtype, c.out, c.residualOut, c.x,
+                                          c.residual, c.weight, c.rows,
+                                          c.hidden, c.epsilon, stream);
+    else
+      status = sp_cuda_rms_norm(c.dtype, c.out, c.x, c.weight, c.rows,
+                                c.hidden, c.epsilon, stream);
+    if (cudaCheck(static_cast<cudaError_t>(status), "the kernel launch",
+                  location))
+      return 1;
+    return staging.finish("the norm kernel");
+  }
+
+  int quant(int dtype, int fp8, uint8_t *q, const void *x, const float *scale,
+            int64_t count, const char *location) override {
+    if (readyDevice(location) != 0)
+      return 1;
+    Staging staging(location);
+    const void *s = scale;
+    void *out = q;
+    if (staging.input(x, size_t(count) * widthOf(dtype)) ||
+        staging.input(s, sizeof(float)) ||
+        staging.output(out, size_t(count)))
+      return 1;
+    int status = sp_cuda_quant(dtype, fp8, static_cast<uint8_t *>(out), x,
+                               static_cast<const float *>(s), count, stream);
+    if (cudaCheck(static_cast<cudaError_t>(status), "the kernel launch",
+                  location))
+      return 1;
+    return staging.finish("the quant kernel");
+  }
+};
+
+} // namespace
+
+sp_cuda_abi::Backend &sp_cuda_abi::backend() {
+  static GpuBackend gpu;
+  return gpu;
+}

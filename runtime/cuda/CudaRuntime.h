@@ -31,8 +31,12 @@ const char *sp_cuda_rt_last_error();
 /// `*version` (if not null) receives ncclGetVersion's value.
 int sp_cuda_rt_load_nccl(int *version);
 
-/// Picks the GPU (rank modulo the device count), loads NCCL, exchanges the
-/// unique id and creates the communicator and stream. Idempotent.
+/// Picks the GPU (rank modulo the device count) and creates the runtime's
+/// stream; enough for the kernels. Idempotent.
+int sp_cuda_rt_init_device();
+
+/// sp_cuda_rt_init_device(), then loads NCCL, exchanges the
+/// unique id and creates the communicator. Idempotent.
 int sp_cuda_rt_init();
 
 /// This process's rank and the number of ranks (from the environment).
@@ -40,7 +44,7 @@ int sp_cuda_rt_rank();
 int sp_cuda_rt_world_size();
 
 /// Collectives on device buffers, on the runtime's stream; `dtype` is
-/// SPCudaDType (plus 3 = raw bytes for gathers of fp8), `reduction` is sp's
+/// SPCudaDType (plus 3 = raw bytes for gathers, 4 = f64), `reduction` is sp's
 /// ReductionKind (sum, prod, min, max, avg), `location` names the op in
 /// errors. They return after the collective has completed.
 int sp_cuda_rt_all_reduce(const void *in, void *out, int64_t count, int dtype,

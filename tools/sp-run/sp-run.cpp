@@ -4,8 +4,11 @@
 //          [--inputs=DIR] [--outputs=DIR] [--compare=PIPELINE] [--print]
 //
 // With --ranks > 1, sp-run starts itself under mpirun (one process per rank)
-// and every rank then parses the module, lowers it with sp-lower-to-cpu, JIT
-// compiles it and calls the entry function on its own inputs. With
+// and every rank then parses the module, lowers it with sp-lower-to-cpu
+// (--backend=cpu) or sp-lower-to-cuda (--backend=cuda: the host code is
+// JIT-compiled, the sp ops call libsp_cuda_runtime.so, i.e. NCCL and sp's
+// kernels on rank % #GPUs), JIT compiles it and calls the entry function on
+// its own inputs. With
 // --compare=PIPELINE each rank runs the module as given and after PIPELINE on
 // the same inputs, and sp-run reports every output that differs (bitwise)
 // and exits with 1.
@@ -34,6 +37,7 @@
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/DynamicLibrary.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -50,6 +54,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <dlfcn.h>
 #include <unistd.h>
 
 using namespace mlir;
@@ -65,9 +70,17 @@ static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<module.mlir>"),
                                       cl::Required, cl::cat(category));
 static cl::opt<int> numRanks("ranks", cl::desc("Number of ranks (processes)"),
                              cl::init(1), cl::cat(category));
-static cl::opt<std::string> backend("backend",
-                                    cl::desc("cpu (MPI, JIT) or cuda"),
-                                    cl::init("cpu"), cl::cat(category));
+static cl::opt<std::string>
+    backend("backend",
+            cl::desc("cpu (sp-lower-to-cpu, MPI collectives) or cuda "
+                     "(sp-lower-to-cuda: NCCL collectives, sp's CUDA kernels)"),
+            cl::init("cpu"), cl::cat(category));
+static cl::opt<std::string> cudaRuntime(
+    "cuda-runtime",
+    cl::desc("The runtime library --backend=cuda calls (default: "
+             "libsp_cuda_runtime.so beside sp-run's lib/; "
+             "libsp_cuda_runtime_emulated.so runs the same code on the CPU)"),
+    cl::init(""), cl::cat(category));
 static cl::opt<std::string>
     entryName("entry", cl::desc("Function to run (default: the only public "
                                 "function with a body)"),
@@ -253,6 +266,52 @@ static SmallVector<HostTensor> makeInputs(const Signature &sig, const Job &job) 
   return inputs;
 }
 
+/// The symbol table and error hook of the CUDA runtime (CompiledABI.h).
+namespace {
+struct CudaRuntimeSymbol {
+  const char *name;
+  void *address;
+};
+using CudaSymbolsFn = const CudaRuntimeSymbol *(*)(size_t *);
+using CudaErrorHandlerFn = void (*)(void (*)(const char *));
+CudaSymbolsFn cudaSymbols = nullptr;
+} // namespace
+
+/// A failing runtime call on this rank ends the whole job.
+static void onCudaRuntimeError(const char *message) {
+  llvm::errs() << message;
+  llvm::errs().flush();
+  MPI_Abort(MPI_COMM_WORLD, 1);
+  std::exit(1);
+}
+
+static std::string defaultCudaRuntime(const char *argv0) {
+  std::string self = llvm::sys::fs::getMainExecutable(
+      argv0, reinterpret_cast<void *>(&defaultCudaRuntime));
+  SmallString<256> path(llvm::sys::path::parent_path(
+      llvm::sys::path::parent_path(self)));
+  llvm::sys::path::append(path, "lib", "libsp_cuda_runtime.so");
+  return std::string(path);
+}
+
+/// Loads the CUDA runtime library (once) and installs the error handler.
+static void loadCudaRuntime(const std::string &path, const Job &job) {
+  void *handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle)
+    job.failEverywhere("--backend=cuda cannot load the CUDA runtime '" + path +
+                       "': " + dlerror() +
+                       " (this build has it only when a CUDA toolkit was "
+                       "found; see docs/GPU.md)");
+  cudaSymbols =
+      reinterpret_cast<CudaSymbolsFn>(dlsym(handle, "sp_cuda_rt_symbols"));
+  auto setHandler = reinterpret_cast<CudaErrorHandlerFn>(
+      dlsym(handle, "sp_cuda_rt_set_error_handler"));
+  if (!cudaSymbols || !setHandler)
+    job.failEverywhere("'" + path + "' is not an sp CUDA runtime (it lacks "
+                       "sp_cuda_rt_symbols)");
+  setHandler(&onCudaRuntimeError);
+}
+
 namespace {
 /// A compiled module ready to run.
 struct Compiled {
@@ -285,10 +344,15 @@ static Compiled compile(ModuleOp source, const Signature &sig,
     job.failEverywhere("the pipeline removed @" + sig.name);
   entry->setAttr("llvm.emit_c_interface", UnitAttr::get(context));
   PassManager lower(context);
-  sp::buildLowerToCPUPipeline(lower);
+  bool cuda = backend == "cuda";
+  if (cuda)
+    sp::buildLowerToCUDAPipeline(lower);
+  else
+    sp::buildLowerToCPUPipeline(lower);
   if (failed(lower.run(*module)))
-    job.failEverywhere("lowering '" + inputFile +
-                       "' with sp-lower-to-cpu failed (see the errors above)");
+    job.failEverywhere("lowering '" + inputFile + "' with " +
+                       (cuda ? "sp-lower-to-cuda" : "sp-lower-to-cpu") +
+                       " failed (see the errors above)");
 
   ExecutionEngineOptions options;
   auto transformer = makeOptimizingTransformer(/*optLevel=*/2, 0, nullptr);
@@ -305,6 +369,13 @@ static Compiled compile(ModuleOp source, const Signature &sig,
       symbols[interner(table[i].name)] = {
           llvm::orc::ExecutorAddr::fromPtr(table[i].address),
           llvm::JITSymbolFlags::Exported};
+    if (cudaSymbols) {
+      const CudaRuntimeSymbol *cudaTable = cudaSymbols(&count);
+      for (size_t i = 0; i < count; ++i)
+        symbols[interner(cudaTable[i].name)] = {
+            llvm::orc::ExecutorAddr::fromPtr(cudaTable[i].address),
+            llvm::JITSymbolFlags::Exported};
+    }
     return symbols;
   });
   (*engine)->initialize();
@@ -574,6 +645,12 @@ static int launch(int argc, char **argv) {
     return 1;
   }
   setenv("SP_RUN_STATUS_FILE", statusFile.c_str(), 1);
+  // A fresh file for the NCCL id exchange (empty until rank 0 writes the
+  // id): a stale id from another job cannot be picked up.
+  SmallString<128> ncclIdFile;
+  if (backend == "cuda" && !getenv("SP_NCCL_ID_FILE") &&
+      !llvm::sys::fs::createTemporaryFile("sp-nccl-id", "bin", ncclIdFile))
+    setenv("SP_NCCL_ID_FILE", ncclIdFile.c_str(), 1);
   // Shared-memory transport without cross-memory attach: works in
   // containers that forbid ptrace.
   setenv("OMPI_MCA_btl_vader_single_copy_mechanism", "none", 0);
@@ -583,6 +660,8 @@ static int launch(int argc, char **argv) {
   auto status = llvm::MemoryBuffer::getFile(statusFile);
   bool mismatch = status && (*status)->getBuffer().starts_with("mismatch");
   llvm::sys::fs::remove(statusFile);
+  if (!ncclIdFile.empty())
+    llvm::sys::fs::remove(ncclIdFile);
   if (code < 0) {
     llvm::errs() << "sp-run: error: cannot run mpirun: " << error << "\n";
     return 1;
@@ -603,9 +682,9 @@ int main(int argc, char **argv) {
       argc, argv,
       "sp-run: run an sp module on N ranks (CPU: MPI processes + JIT)\n");
 
-  if (backend != "cpu") {
-    llvm::errs() << "sp-run: error: --backend=" << backend
-                 << " is not available in this build (only cpu)\n";
+  if (backend != "cpu" && backend != "cuda") {
+    llvm::errs() << "sp-run: error: unknown --backend=" << backend
+                 << " (cpu or cuda)\n";
     return 1;
   }
   if (numRanks < 1) {
@@ -632,6 +711,10 @@ int main(int argc, char **argv) {
     job.failEverywhere("started with " + std::to_string(job.size) +
                        " MPI processes but --ranks=" +
                        std::to_string(numRanks));
+  if (backend == "cuda")
+    loadCudaRuntime(cudaRuntime.empty() ? defaultCudaRuntime(argv[0])
+                                        : std::string(cudaRuntime),
+                    job);
 
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();

@@ -109,6 +109,35 @@ static void declareFunction(ModuleOp module, StringRef name, FunctionType type,
     func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
 }
 
+void mlir::sp::lowerAllSliceAtRank(AllSliceOp slice, Value rankIndex) {
+  OpBuilder b(slice);
+  Location loc = slice.getLoc();
+  int64_t dim = slice.getDimAttr().getInt();
+  int64_t size = *getGroupSize(slice);
+  Value input = slice.getInput();
+  auto resultType = cast<RankedTensorType>(slice.getType());
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, input);
+  OpFoldResult chunk;
+  if (auto staticChunk = getConstantIntValue(sizes[dim]))
+    chunk = b.getIndexAttr(*staticChunk / size);
+  else
+    chunk = arith::DivUIOp::create(b, loc, cast<Value>(sizes[dim]),
+                                   arith::ConstantIndexOp::create(b, loc, size))
+                .getResult();
+  Value chunkValue = getValueOrCreateConstantIndexOp(b, loc, chunk);
+  Value offset = arith::MulIOp::create(b, loc, rankIndex, chunkValue);
+  SmallVector<OpFoldResult> offsets(resultType.getRank(), b.getIndexAttr(0));
+  offsets[dim] = offset;
+  sizes[dim] = chunk;
+  SmallVector<OpFoldResult> strides(resultType.getRank(), b.getIndexAttr(1));
+  Value extracted =
+      tensor::ExtractSliceOp::create(b, loc, input, offsets, sizes, strides);
+  if (extracted.getType() != resultType)
+    extracted = tensor::CastOp::create(b, loc, resultType, extracted);
+  slice.replaceAllUsesWith(extracted);
+  slice.erase();
+}
+
 //===----------------------------------------------------------------------===//
 // sp-prepare-cpu-runtime
 //===----------------------------------------------------------------------===//
@@ -154,44 +183,14 @@ struct PrepareCPURuntimePass
     declareFunction(module, kRankFunction,
                     b.getFunctionType({}, {b.getI64Type()}),
                     /*cInterface=*/false);
-    for (AllSliceOp slice : slices)
-      lowerAllSlice(slice);
-  }
-
-  /// all_slice -> tensor.extract_slice at offset rank * chunk along `dim`.
-  void lowerAllSlice(AllSliceOp slice) {
-    OpBuilder b(slice);
-    Location loc = slice.getLoc();
-    int64_t dim = slice.getDimAttr().getInt();
-    int64_t size = *getGroupSize(slice);
-    Value input = slice.getInput();
-    auto resultType = cast<RankedTensorType>(slice.getType());
-    Value rank =
-        func::CallOp::create(b, loc, kRankFunction, b.getI64Type(), ValueRange{})
-            .getResult(0);
-    Value rankIndex =
-        arith::IndexCastOp::create(b, loc, b.getIndexType(), rank);
-    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, input);
-    OpFoldResult chunk;
-    if (auto staticChunk = getConstantIntValue(sizes[dim]))
-      chunk = b.getIndexAttr(*staticChunk / size);
-    else
-      chunk = arith::DivUIOp::create(
-                  b, loc, cast<Value>(sizes[dim]),
-                  arith::ConstantIndexOp::create(b, loc, size))
-                  .getResult();
-    Value chunkValue = getValueOrCreateConstantIndexOp(b, loc, chunk);
-    Value offset = arith::MulIOp::create(b, loc, rankIndex, chunkValue);
-    SmallVector<OpFoldResult> offsets(resultType.getRank(), b.getIndexAttr(0));
-    offsets[dim] = offset;
-    sizes[dim] = chunk;
-    SmallVector<OpFoldResult> strides(resultType.getRank(), b.getIndexAttr(1));
-    Value extracted =
-        tensor::ExtractSliceOp::create(b, loc, input, offsets, sizes, strides);
-    if (extracted.getType() != resultType)
-      extracted = tensor::CastOp::create(b, loc, resultType, extracted);
-    slice.replaceAllUsesWith(extracted);
-    slice.erase();
+    for (AllSliceOp slice : slices) {
+      OpBuilder b(slice);
+      Value rank = func::CallOp::create(b, slice.getLoc(), kRankFunction,
+                                        b.getI64Type(), ValueRange{})
+                       .getResult(0);
+      lowerAllSliceAtRank(slice, arith::IndexCastOp::create(
+                                     b, slice.getLoc(), b.getIndexType(), rank));
+    }
   }
 };
 

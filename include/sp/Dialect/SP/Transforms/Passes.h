@@ -3,6 +3,8 @@
 #ifndef SP_DIALECT_SP_TRANSFORMS_PASSES_H
 #define SP_DIALECT_SP_TRANSFORMS_PASSES_H
 
+#include "sp/Dialect/SP/IR/SPOps.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -31,13 +33,17 @@ namespace mlir::sp {
 std::optional<int64_t> vllmMinTokens(llvm::StringRef device, int64_t hidden,
                                      int64_t tp, int64_t elementBytes);
 
-/// Registers the `sp-lower-to-cpu` pipeline: decomposition, bufferization
+/// Registers the `sp-lower-to-cpu` and `sp-lower-to-cuda` pipelines. CPU: decomposition, bufferization
 /// (with the collectives' BufferizableOpInterface models), and lowering to
 /// the LLVM dialect with calls into the CPU runtime.
 void registerSPPipelines();
 
 /// Adds the `sp-lower-to-cpu` pipeline to `pm`.
 void buildLowerToCPUPipeline(OpPassManager &pm);
+
+/// Adds the `sp-lower-to-cuda` pipeline to `pm`: sp-convert-to-cuda-runtime,
+/// then the same bufferization and LLVM lowering as the CPU pipeline.
+void buildLowerToCUDAPipeline(OpPassManager &pm);
 
 /// Attaches BufferizableOpInterface models to sp.all_reduce,
 /// sp.reduce_scatter and sp.all_gather (they call the CPU runtime).
@@ -46,6 +52,11 @@ void registerBufferizableOpInterfaceExternalModels(DialectRegistry &registry);
 /// Name of the CPU runtime function implementing `collective` for its
 /// element type, e.g. "sp_rt_all_reduce_bf16"; empty if unsupported.
 std::string getCPURuntimeFunctionName(Operation *collective);
+
+/// Replaces `slice` with a tensor.extract_slice of its input at offset
+/// `rankIndex * chunk` along its dim (chunk = size / group size): what every
+/// backend does with all_slice once it knows its rank.
+void lowerAllSliceAtRank(AllSliceOp slice, Value rankIndex);
 
 /// Default for the pass's `report` option when it is empty; sp-opt sets it
 /// from `--sp-report=FILE`.

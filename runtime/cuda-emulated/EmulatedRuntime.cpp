@@ -1,0 +1,201 @@
+//===- EmulatedRuntime.cpp - the CUDA runtime's ABI on the host -----------===//
+//
+// A Backend (CompiledABI.h) that does on the CPU what libsp_cuda_runtime.so
+// does on a GPU: the norms and quant with the reference numerics
+// (include/sp/Runtime/Numerics.h, which sp-lower-to-cpu's code matches bit
+// for bit) and the collectives through the CPU runtime (MPI, rank-order
+// sums). Code lowered with sp-lower-to-cuda must then give exactly what the
+// same module gives through sp-lower-to-cpu: a test of the CUDA lowering
+// (every argument, shape and layout the compiled code passes) without a GPU.
+//
+//===----------------------------------------------------------------------===//
+
+#include "CompiledABI.h"
+
+#include "sp/Runtime/Numerics.h"
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+using namespace mlir::sp::numerics;
+using sp_cuda_abi::NormCall;
+
+namespace {
+
+/// The CPU runtime's entry points (runtime/cpu), C interface.
+struct UnrankedMemRef {
+  int64_t rank;
+  void *descriptor;
+};
+} // namespace
+
+extern "C" {
+int64_t sp_rt_rank();
+int64_t sp_rt_size();
+#define SP_CPU_REDUCING(T)                                                     \
+  void _mlir_ciface_sp_rt_reduce_scatter_##T(UnrankedMemRef *,                 \
+                                             UnrankedMemRef *, int32_t,        \
+                                             int64_t, int64_t);                \
+  void _mlir_ciface_sp_rt_all_reduce_##T(UnrankedMemRef *, UnrankedMemRef *,   \
+                                         int32_t, int64_t);
+SP_CPU_REDUCING(f32)
+SP_CPU_REDUCING(f16)
+SP_CPU_REDUCING(bf16)
+SP_CPU_REDUCING(f64)
+#undef SP_CPU_REDUCING
+void _mlir_ciface_sp_rt_all_gather_i8(UnrankedMemRef *, UnrankedMemRef *,
+                                      int64_t, int64_t);
+}
+
+namespace {
+
+/// A 2-D row-major descriptor over `data`.
+struct Matrix {
+  int64_t words[7];
+  UnrankedMemRef memref;
+  Matrix(const void *data, int64_t rows, int64_t columns) {
+    auto address = reinterpret_cast<int64_t>(data);
+    int64_t init[7] = {address, address, 0, rows, columns, columns, 1};
+    std::memcpy(words, init, sizeof(words));
+    memref = {2, words};
+  }
+};
+
+thread_local std::string lastMessage;
+
+ElementKind kindOf(int dtype) {
+  return dtype == sp_cuda_abi::F32   ? ElementKind::F32
+         : dtype == sp_cuda_abi::F16 ? ElementKind::F16
+                                     : ElementKind::BF16;
+}
+
+/// Element `i` of an activation buffer as raw bits.
+uint32_t load(const void *data, int dtype, int64_t i) {
+  if (dtype == sp_cuda_abi::F32) {
+    uint32_t v;
+    std::memcpy(&v, static_cast<const char *>(data) + 4 * i, 4);
+    return v;
+  }
+  uint16_t v;
+  std::memcpy(&v, static_cast<const char *>(data) + 2 * i, 2);
+  return v;
+}
+
+void store(void *data, int dtype, int64_t i, uint32_t bits) {
+  if (dtype == sp_cuda_abi::F32) {
+    std::memcpy(static_cast<char *>(data) + 4 * i, &bits, 4);
+    return;
+  }
+  auto v = static_cast<uint16_t>(bits);
+  std::memcpy(static_cast<char *>(data) + 2 * i, &v, 2);
+}
+
+FP8Kind fp8Of(int fp8) {
+  return fp8 == sp_cuda_abi::E4M3FN ? FP8Kind::E4M3FN : FP8Kind::E4M3FNUZ;
+}
+
+class EmulatedBackend final : public sp_cuda_abi::Backend {
+public:
+  int rank() override { return static_cast<int>(sp_rt_rank()); }
+  int worldSize() override { return static_cast<int>(sp_rt_size()); }
+  const char *lastError() override { return lastMessage.c_str(); }
+
+  int allReduce(const void *in, void *out, int64_t count, int dtype,
+                int reduction, const char *location) override {
+    Matrix i(in, 1, count), o(out, 1, count);
+    switch (dtype) {
+#define SP_CASE(CODE, T)                                                       \
+  case sp_cuda_abi::CODE:                                                      \
+    _mlir_ciface_sp_rt_all_reduce_##T(&i.memref, &o.memref, reduction,         \
+                                      worldSize());                            \
+    return 0;
+      SP_CASE(F32, f32)
+      SP_CASE(F16, f16)
+      SP_CASE(BF16, bf16)
+      SP_CASE(F64, f64)
+    }
+    return unsupported(dtype, location);
+  }
+
+  int reduceScatter(const void *in, void *out, int64_t outer, int64_t chunk,
+                    int dtype, int reduction, const char *location) override {
+    int64_t size = worldSize();
+    Matrix i(in, outer, size * chunk), o(out, outer, chunk);
+    switch (dtype) {
+#define SP_SCATTER(CODE, T)                                                    \
+  case sp_cuda_abi::CODE:                                                      \
+    _mlir_ciface_sp_rt_reduce_scatter_##T(&i.memref, &o.memref, reduction,     \
+                                          size, /*dim=*/1);                    \
+    return 0;
+      SP_SCATTER(F32, f32)
+      SP_SCATTER(F16, f16)
+      SP_SCATTER(BF16, bf16)
+      SP_SCATTER(F64, f64)
+    }
+    return unsupported(dtype, location);
+  }
+
+  int allGather(const void *in, void *out, int64_t outer, int64_t chunkBytes,
+                const char *) override {
+    int64_t size = worldSize();
+    Matrix i(in, outer, chunkBytes), o(out, outer, size * chunkBytes);
+    _mlir_ciface_sp_rt_all_gather_i8(&i.memref, &o.memref, size, /*dim=*/1);
+    return 0;
+  }
+
+  int norm(const NormCall &c, const char *) override {
+    ElementKind kind = kindOf(c.dtype);
+    std::vector<uint32_t> x(c.hidden), r(c.hidden), w(c.hidden), z(c.hidden),
+        normed(c.hidden);
+    for (int64_t i = 0; i < c.hidden; ++i)
+      w[i] = load(c.weight, c.dtype, i);
+    for (int64_t row = 0; row < c.rows; ++row) {
+      int64_t base = row * c.hidden;
+      for (int64_t i = 0; i < c.hidden; ++i)
+        x[i] = load(c.x, c.dtype, base + i);
+      if (c.fused) {
+        for (int64_t i = 0; i < c.hidden; ++i)
+          r[i] = load(c.residual, c.dtype, base + i);
+        fusedAddRMSNormRow(x.data(), r.data(), w.data(), c.hidden, c.epsilon,
+                           kind, normed.data(), z.data());
+        for (int64_t i = 0; i < c.hidden; ++i)
+          store(c.residualOut, c.dtype, base + i, z[i]);
+      } else {
+        rmsNormRow(x.data(), w.data(), c.hidden, c.epsilon, kind,
+                   normed.data());
+      }
+      for (int64_t i = 0; i < c.hidden; ++i) {
+        if (c.quant)
+          c.q[base + i] =
+              quantFP8(toFloat(normed[i], kind), *c.scale, fp8Of(c.fp8));
+        else
+          store(c.out, c.dtype, base + i, normed[i]);
+      }
+    }
+    return 0;
+  }
+
+  int quant(int dtype, int fp8, uint8_t *q, const void *x, const float *scale,
+            int64_t count, const char *) override {
+    ElementKind kind = kindOf(dtype);
+    for (int64_t i = 0; i < count; ++i)
+      q[i] = quantFP8(toFloat(load(x, dtype, i), kind), *scale, fp8Of(fp8));
+    return 0;
+  }
+
+private:
+  int unsupported(int dtype, const char *location) {
+    lastMessage = std::string(location) +
+                  ": the emulated runtime cannot reduce element type code " +
+                  std::to_string(dtype);
+    return 1;
+  }
+};
+
+} // namespace
+
+sp_cuda_abi::Backend &sp_cuda_abi::backend() {
+  static EmulatedBackend emulated;
+  return emulated;
+}
