@@ -17,7 +17,7 @@
 // CudaRuntime.cpp declares the slice of NCCL's ABI it uses by hand; it must
 // match the toolkit's nccl.h.
 static_assert(sizeof(ncclUniqueId) == 128);
-static_assert(ncclInt8 == 0 && ncclFloat16 == 6 && ncclFloat32 == 7 &&
+static_assert(ncclInt8 == 0 && ncclFloat16 == 6 && ncclFloat32 == 7 && ncclFloat64 == 8 &&
               ncclBfloat16 == 9);
 static_assert(ncclSum == 0 && ncclProd == 1 && ncclMax == 2 && ncclMin == 3 &&
               ncclAvg == 4);

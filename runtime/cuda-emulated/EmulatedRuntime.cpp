@@ -14,6 +14,10 @@
 
 #include "sp/Runtime/Numerics.h"
 
+#include <mpi.h>
+
+#include <cstdlib>
+
 #include <cstring>
 #include <string>
 #include <vector>
@@ -31,8 +35,6 @@ struct UnrankedMemRef {
 } // namespace
 
 extern "C" {
-int64_t sp_rt_rank();
-int64_t sp_rt_size();
 #define SP_CPU_REDUCING(T)                                                     \
   void _mlir_ciface_sp_rt_reduce_scatter_##T(UnrankedMemRef *,                 \
                                              UnrankedMemRef *, int32_t,        \
@@ -97,8 +99,13 @@ FP8Kind fp8Of(int fp8) {
 
 class EmulatedBackend final : public sp_cuda_abi::Backend {
 public:
-  int rank() override { return static_cast<int>(sp_rt_rank()); }
-  int worldSize() override { return static_cast<int>(sp_rt_size()); }
+  // The job's rank and size without starting MPI (the CPU runtime starts
+  // it at the first collective): from MPI once it runs, else from mpirun's
+  // environment, else a single rank.
+  int rank() override { return query(MPI_Comm_rank, "OMPI_COMM_WORLD_RANK", 0); }
+  int worldSize() override {
+    return query(MPI_Comm_size, "OMPI_COMM_WORLD_SIZE", 1);
+  }
   const char *lastError() override { return lastMessage.c_str(); }
 
   int allReduce(const void *in, void *out, int64_t count, int dtype,
@@ -185,6 +192,19 @@ public:
   }
 
 private:
+  static int query(int (*get)(MPI_Comm, int *), const char *variable,
+                   int fallback) {
+    int initialized = 0, finalized = 0;
+    MPI_Initialized(&initialized);
+    MPI_Finalized(&finalized);
+    int value = fallback;
+    if (initialized && !finalized)
+      get(MPI_COMM_WORLD, &value);
+    else if (const char *text = std::getenv(variable))
+      value = std::atoi(text);
+    return value;
+  }
+
   int unsupported(int dtype, const char *location) {
     lastMessage = std::string(location) +
                   ": the emulated runtime cannot reduce element type code " +

@@ -1,0 +1,179 @@
+//===- CompiledABITest.cpp - the CUDA runtime's compiled-code ABI ---------===//
+//
+// The entry points that sp-lower-to-cuda's code calls, through the emulated
+// runtime (the same ABI layer as libsp_cuda_runtime.so, host backend): they
+// compute the right thing from memref descriptors, and reject bad
+// descriptors with a message naming the op's location, through the error
+// handler. A separate binary from SPTests, which links the GPU runtime that
+// exports the same symbols.
+//
+//===----------------------------------------------------------------------===//
+
+#include "CompiledABI.h"
+
+#include "sp/Runtime/Numerics.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstring>
+#include <unistd.h>
+#include <vector>
+
+using namespace mlir::sp::numerics;
+
+namespace {
+struct UnrankedMemRef {
+  int64_t rank;
+  void *descriptor;
+};
+
+/// A ranked descriptor {allocated, aligned, offset, sizes, strides}.
+struct Descriptor {
+  std::vector<int64_t> words;
+  UnrankedMemRef memref;
+  Descriptor(void *data, std::vector<int64_t> sizes,
+             std::vector<int64_t> strides = {}, int64_t offset = 0) {
+    if (strides.empty()) {
+      strides.assign(sizes.size(), 1);
+      for (int64_t d = int64_t(sizes.size()) - 2; d >= 0; --d)
+        strides[d] = strides[d + 1] * sizes[d + 1];
+    }
+    auto address = reinterpret_cast<int64_t>(data);
+    words = {address, address, offset};
+    words.insert(words.end(), sizes.begin(), sizes.end());
+    words.insert(words.end(), strides.begin(), strides.end());
+    memref = {int64_t(sizes.size()), words.data()};
+  }
+  UnrankedMemRef *operator&() { return &memref; }
+};
+} // namespace
+
+extern "C" {
+void _mlir_ciface_sp_cuda_rt_rms_norm_bf16(UnrankedMemRef *, UnrankedMemRef *,
+                                           UnrankedMemRef *, float,
+                                           const char *);
+void _mlir_ciface_sp_cuda_rt_rms_norm_quant_f32_f8E4M3FN(
+    UnrankedMemRef *, UnrankedMemRef *, UnrankedMemRef *, UnrankedMemRef *,
+    float, const char *);
+void _mlir_ciface_sp_cuda_rt_all_reduce_f32(UnrankedMemRef *, UnrankedMemRef *,
+                                            int32_t, int64_t, const char *);
+void _mlir_ciface_sp_cuda_rt_reduce_scatter_f32(UnrankedMemRef *,
+                                                UnrankedMemRef *, int32_t,
+                                                int64_t, int64_t, const char *);
+}
+
+static const char *kLoc = "sp.rms_norm at model.mlir:12:5";
+
+TEST(CompiledABI, RMSNormFromDescriptorsMatchesTheReference) {
+  // bf16 [1, 2, 3, 4], weight 1: the known values of DESIGN.md.
+  std::vector<uint16_t> x = {floatToBF16(1), floatToBF16(2), floatToBF16(3),
+                             floatToBF16(4)};
+  std::vector<uint16_t> w(4, floatToBF16(1)), out(4, 0);
+  Descriptor dx(x.data(), {1, 4}), dw(w.data(), {4}), dout(out.data(), {1, 4});
+  _mlir_ciface_sp_cuda_rt_rms_norm_bf16(&dout, &dx, &dw, 1e-6f, kLoc);
+  const float expected[] = {0.365234375f, 0.73046875f, 1.09375f, 1.4609375f};
+  for (int i = 0; i < 4; ++i)
+    EXPECT_EQ(bf16ToFloat(out[i]), expected[i]) << i;
+}
+
+TEST(CompiledABI, RowsAreEverythingButTheLastDimAndOffsetsAreHonored) {
+  // A 2x3x8 f32 input at element offset 5 of its allocation.
+  std::vector<float> storage(5 + 48), w(8, 1.0f), scale = {0.5f};
+  for (int i = 0; i < 48; ++i)
+    storage[5 + i] = float(i % 7) - 3.0f;
+  std::vector<uint8_t> q(48, 0);
+  Descriptor dx(storage.data(), {2, 3, 8}, {}, /*offset=*/5),
+      dw(w.data(), {8}), dq(q.data(), {2, 3, 8}), ds(scale.data(), {});
+  _mlir_ciface_sp_cuda_rt_rms_norm_quant_f32_f8E4M3FN(&dq, &dx, &dw, &ds, 1e-5f,
+                                                       kLoc);
+  for (int row = 0; row < 6; ++row) {
+    uint32_t bits[8], weight[8], normed[8];
+    for (int i = 0; i < 8; ++i) {
+      bits[i] = bitsOf(storage[5 + row * 8 + i]);
+      weight[i] = bitsOf(1.0f);
+    }
+    rmsNormRow(bits, weight, 8, 1e-5f, ElementKind::F32, normed);
+    for (int i = 0; i < 8; ++i)
+      EXPECT_EQ(q[row * 8 + i],
+                quantFP8(floatOf(normed[i]), 0.5f, FP8Kind::E4M3FN))
+          << row << "," << i;
+  }
+}
+
+TEST(CompiledABI, SingleRankCollectivesCopy) {
+  std::vector<float> in = {1, 2, 3, 4}, out(4, 0);
+  Descriptor din(in.data(), {2, 2}), dout(out.data(), {2, 2});
+  _mlir_ciface_sp_cuda_rt_all_reduce_f32(&din, &dout, 0, 1, "sp.all_reduce");
+  EXPECT_EQ(out, in);
+}
+
+using CompiledABIDeathTest = ::testing::Test;
+
+TEST(CompiledABIDeathTest, NonContiguousBuffersAreRejected) {
+  std::vector<uint16_t> x(8 * 4), w(4), out(4 * 4);
+  // Every other row of an 8x4 buffer: stride 8 in dim 0.
+  Descriptor dx(x.data(), {4, 4}, {8, 1}), dw(w.data(), {4}),
+      dout(out.data(), {4, 4});
+  EXPECT_EXIT(_mlir_ciface_sp_cuda_rt_rms_norm_bf16(&dout, &dx, &dw, 1e-6f,
+                                                    kLoc),
+              ::testing::ExitedWithCode(1),
+              "sp CUDA runtime error \\(rank 0\\): sp.rms_norm at "
+              "model.mlir:12:5: the input buffer is not contiguous \\(dim 0 "
+              "has stride 8, expected 4\\)");
+}
+
+TEST(CompiledABIDeathTest, ShapesAreChecked) {
+  std::vector<uint16_t> x(16), w(8), out(16);
+  Descriptor dx(x.data(), {4, 4}), dw(w.data(), {8}), dout(out.data(), {4, 4}),
+      small(out.data(), {2, 4});
+  EXPECT_EXIT(_mlir_ciface_sp_cuda_rt_rms_norm_bf16(&dout, &dx, &dw, 1e-6f,
+                                                    kLoc),
+              ::testing::ExitedWithCode(1),
+              "the weight buffer is 8, expected 4");
+  Descriptor dw4(w.data(), {4});
+  EXPECT_EXIT(_mlir_ciface_sp_cuda_rt_rms_norm_bf16(&small, &dx, &dw4, 1e-6f,
+                                                    kLoc),
+              ::testing::ExitedWithCode(1),
+              "the result buffer is 2x4, expected 4x4");
+}
+
+TEST(CompiledABIDeathTest, GroupSizeMustMatchTheJob) {
+  std::vector<float> in(8), out(4);
+  Descriptor din(in.data(), {8}), dout(out.data(), {4});
+  EXPECT_EXIT(_mlir_ciface_sp_cuda_rt_reduce_scatter_f32(
+                  &din, &dout, 0, 2, 0, "sp.reduce_scatter at m.mlir:3:8"),
+              ::testing::ExitedWithCode(1),
+              "sp.reduce_scatter at m.mlir:3:8: runs over a group of 2 ranks, "
+              "but the job has 1 ranks \\(start it with --ranks=2\\)");
+}
+
+static void exitSeven(const char *message) {
+  std::fprintf(stderr, "handled: %s", message);
+  std::fflush(stderr);
+  _exit(7);
+}
+
+TEST(CompiledABIDeathTest, AnInstalledHandlerReceivesTheMessage) {
+  std::vector<float> in(4), out(3);
+  Descriptor din(in.data(), {4}), dout(out.data(), {3});
+  EXPECT_EXIT(
+      {
+        sp_cuda_rt_set_error_handler(&exitSeven);
+        _mlir_ciface_sp_cuda_rt_all_reduce_f32(&din, &dout, 0, 1,
+                                               "sp.all_reduce at m.mlir:1:1");
+      },
+      ::testing::ExitedWithCode(7),
+      "handled: sp CUDA runtime error \\(rank 0\\): sp.all_reduce at "
+      "m.mlir:1:1: the result buffer is 3, expected 4");
+}
+
+TEST(CompiledABI, TheSymbolTableListsEveryEntryPoint) {
+  size_t count = 0;
+  const SPCudaRuntimeSymbol *table = sp_cuda_rt_symbols(&count);
+  // rank, size; 4 types x (all_reduce, reduce_scatter); 10 gathers;
+  // 3 types x 2 norms; 3 types x 2 fp8 x 3 quant kernels.
+  EXPECT_EQ(count, 2u + 8u + 10u + 6u + 18u);
+  for (size_t i = 0; i < count; ++i)
+    EXPECT_NE(table[i].address, nullptr) << table[i].name;
+}
