@@ -32,10 +32,22 @@ def write(path: str, descr: str, shape: tuple[int, ...], values) -> None:
         f.write(struct.pack("<" + _FORMATS[descr] * count, *values))
 
 
+def header(path: str):
+    """Returns (descr, shape) without reading the values."""
+    with open(path, "rb") as f:
+        data = f.read(4096)
+    descr, shape, _ = _parse(path, data, values=False)
+    return descr, shape
+
+
 def read(path: str):
     """Returns (descr, shape, flat list of values)."""
     with open(path, "rb") as f:
         data = f.read()
+    return _parse(path, data, values=True)
+
+
+def _parse(path: str, data: bytes, values: bool):
     if not data.startswith(b"\x93NUMPY"):
         raise ValueError(f"{path}: not an .npy file")
     major = data[6]
@@ -50,6 +62,8 @@ def read(path: str):
     count = 1
     for d in shape:
         count *= d
+    if not values:
+        return descr, shape, None
     body = data[start + length:]
     return descr, shape, list(struct.unpack("<" + _FORMATS[descr] * count, body))
 

@@ -225,7 +225,15 @@ int launchNorm(T *out, uint8_t *q, T *residualOut, const T *x,
   dim3 grid(static_cast<unsigned>(rows)), block(blockSize(dtype, hidden));
   auto s = static_cast<cudaStream_t>(stream);
   bool fnuz = fp8 == SP_CUDA_E4M3FNUZ;
-  if (vectorWidth(dtype, hidden) > 1)
+  // 128-bit accesses need 16-byte aligned rows: the row length is checked
+  // above, the base addresses here (views into a buffer may be offset).
+  auto aligned = [](const void *p) {
+    return reinterpret_cast<uintptr_t>(p) % 16 == 0;
+  };
+  bool vectorized = vectorWidth(dtype, hidden) > 1 && aligned(x) &&
+                    aligned(weight) && aligned(out) && aligned(residual) &&
+                    aligned(residualOut) && aligned(q);
+  if (vectorized)
     normKernel<T, kFused, kOut, true><<<grid, block, 0, s>>>(
         out, q, residualOut, x, residual, weight, scale, hidden, epsilon, fnuz);
   else
