@@ -275,6 +275,7 @@ struct CudaRuntimeSymbol {
 using CudaSymbolsFn = const CudaRuntimeSymbol *(*)(size_t *);
 using CudaErrorHandlerFn = void (*)(void (*)(const char *));
 CudaSymbolsFn cudaSymbols = nullptr;
+void (*cudaFinalize)() = nullptr; // optional: destroys the communicator
 } // namespace
 
 /// A failing runtime call on this rank ends the whole job.
@@ -310,6 +311,8 @@ static void loadCudaRuntime(const std::string &path, const Job &job) {
     job.failEverywhere("'" + path + "' is not an sp CUDA runtime (it lacks "
                        "sp_cuda_rt_symbols)");
   setHandler(&onCudaRuntimeError);
+  cudaFinalize =
+      reinterpret_cast<void (*)()>(dlsym(handle, "sp_cuda_rt_finalize"));
 }
 
 namespace {
@@ -680,7 +683,8 @@ int main(int argc, char **argv) {
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(
       argc, argv,
-      "sp-run: run an sp module on N ranks (CPU: MPI processes + JIT)\n");
+      "sp-run: run an sp module on N ranks (MPI processes + JIT; "
+      "collectives over MPI or NCCL)\n");
 
   if (backend != "cpu" && backend != "cuda") {
     llvm::errs() << "sp-run: error: unknown --backend=" << backend
@@ -774,6 +778,8 @@ int main(int argc, char **argv) {
       reportTime("after:  ", timeCalls(rewritten, sig, inputs, job));
     }
   }
+  if (cudaFinalize)
+    cudaFinalize();
   MPI_Finalize();
   // Under the launcher, a mismatch is reported through the status file.
   if (const char *statusFile = getenv("SP_RUN_STATUS_FILE")) {
