@@ -28,3 +28,17 @@ write_basic_package_version_file(${SP_BINARY_DIR}/SPConfigVersion.cmake
   COMPATIBILITY SameMinorVersion)
 install(FILES ${SP_BINARY_DIR}/SPConfig.cmake ${SP_BINARY_DIR}/SPConfigVersion.cmake
   DESTINATION ${SP_CMAKE_INSTALL_DIR})
+
+# sp-run and the runtimes it loads (sp-run finds libsp_cuda_runtime.so in
+# ../lib relative to itself). The CUDA runtime's headers are its C API
+# (CudaRuntime.h), the kernels' (Kernels.h) and the ABI of lowered code
+# (CompiledABI.h).
+install(TARGETS sp-run RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(TARGETS sp_cuda_runtime_emulated LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+if(SP_CUDA)
+  install(TARGETS sp_cuda_runtime sp_cuda_kernels
+    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  install(FILES runtime/cuda/CudaRuntime.h runtime/cuda/Kernels.h
+    runtime/cuda/CompiledABI.h
+    DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/sp/Runtime/cuda)
+endif()
