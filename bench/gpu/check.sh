@@ -5,9 +5,11 @@
 #      bandwidth table (bench/gpu/check.cu);
 #   2. end to end: runs bench/gpu/e2e.mlir (every sp op) through
 #      sp-lower-to-cuda with `sp-run --backend=cuda --ranks=1` and compares
-#      its outputs with `--backend=cpu` (compare_outputs.py). This step needs
-#      sp built (bash scripts/setup.sh, or a build/ carried to the machine)
-#      and says so when it is not.
+#      its outputs with `--backend=cpu` (compare_outputs.py). sp-run needs
+#      sp built on the machine (bash scripts/setup.sh); where it cannot run
+#      (no MLIR, e.g. the lent H200 image), the same module compiled ahead of
+#      time by bench/gpu/prepare-e2e.sh (build/gpu-e2e, brought along) is
+#      run and compared the same way.
 #   bash bench/gpu/check.sh [--quick]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -23,21 +25,34 @@ kernels=0
 "$OUT/sp-gpu-check" "$@" | tee "$OUT/gpu-check.txt" || kernels=$?
 
 echo
-echo "== end to end: sp-run --backend=cuda --ranks=1 bench/gpu/e2e.mlir =="
-SP_RUN=${SP_RUN:-build/bin/sp-run}
-if ! "$SP_RUN" --help > /dev/null 2>&1; then
-  echo "skipped: $SP_RUN does not run here (build sp first: bash scripts/setup.sh)"
-  exit "$kernels"
-fi
+echo "== end to end: bench/gpu/e2e.mlir through sp-lower-to-cuda on one GPU =="
 export LD_LIBRARY_PATH=/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
-rm -rf "$OUT/e2e-cpu" "$OUT/e2e-cuda"
-"$SP_RUN" bench/gpu/e2e.mlir --backend=cpu --outputs="$OUT/e2e-cpu" > /dev/null
-# CUDA_RUNTIME=build/lib/libsp_cuda_runtime_emulated.so dry-runs this step
-# without a GPU.
-"$SP_RUN" bench/gpu/e2e.mlir --backend=cuda --outputs="$OUT/e2e-cuda" \
-  ${CUDA_RUNTIME:+--cuda-runtime="$CUDA_RUNTIME"} > /dev/null
+# NCCL: the toolkit's, else the one PyTorch's wheels bring.
+if [ -z "${SP_NCCL_LIBRARY:-}" ] && ! ldconfig -p | grep -q libnccl.so.2 &&
+   [ ! -e /usr/local/cuda/lib64/libnccl.so.2 ]; then
+  nccl=$(python3 -c 'import nvidia.nccl, os; print(os.path.join(list(nvidia.nccl.__path__)[0], "lib", "libnccl.so.2"))' 2>/dev/null || true)
+  [ -n "$nccl" ] && [ -e "$nccl" ] && export SP_NCCL_LIBRARY=$nccl
+fi
+SP_RUN=${SP_RUN:-build/bin/sp-run}
+E2E=${E2E:-build/gpu-e2e/sp-gpu-e2e}
 e2e=0
-# Bitwise: the all_reduce, the fused residuals and the collectives of them.
-python3 bench/gpu/compare_outputs.py "$OUT/e2e-cpu" "$OUT/e2e-cuda" \
-  --exact 2,4,6,9 --max-ulps 1 | tee "$OUT/gpu-e2e.txt" || e2e=1
+if "$SP_RUN" --help > /dev/null 2>&1; then
+  echo "sp-run --backend=cuda --ranks=1 vs --backend=cpu"
+  rm -rf "$OUT/e2e-cpu" "$OUT/e2e-cuda"
+  "$SP_RUN" bench/gpu/e2e.mlir --backend=cpu --outputs="$OUT/e2e-cpu" > /dev/null
+  # CUDA_RUNTIME=build/lib/libsp_cuda_runtime_emulated.so dry-runs this step
+  # without a GPU.
+  "$SP_RUN" bench/gpu/e2e.mlir --backend=cuda --outputs="$OUT/e2e-cuda" \
+    ${CUDA_RUNTIME:+--cuda-runtime="$CUDA_RUNTIME"} > /dev/null || e2e=1
+  # Bitwise: the all_reduce, the fused residuals and the collectives of them.
+  python3 bench/gpu/compare_outputs.py "$OUT/e2e-cpu" "$OUT/e2e-cuda" \
+    --exact 2,4,6,9 --max-ulps 1 | tee "$OUT/gpu-e2e.txt" || e2e=1
+elif [ -x "$E2E" ]; then
+  echo "$SP_RUN cannot run here (no MLIR): the module compiled ahead of time ($E2E)"
+  LD_LIBRARY_PATH=$(dirname "$E2E"):$LD_LIBRARY_PATH "$E2E" | tee "$OUT/gpu-e2e.txt" || e2e=1
+else
+  echo "skipped: neither $SP_RUN nor $E2E runs here (build sp with scripts/setup.sh,"
+  echo "or run bench/gpu/prepare-e2e.sh where sp is built and bring build/gpu-e2e)"
+  e2e=1
+fi
 exit $(( kernels != 0 || e2e != 0 ))

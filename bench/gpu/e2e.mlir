@@ -4,7 +4,8 @@
 // paths. check.sh runs it with --backend=cpu and --backend=cuda and compares
 // the outputs (compare_outputs.py): collectives and the fused residual
 // bitwise, norms within 1 ulp (the GPU sums squares in a different order),
-// fp8 within one code of each other.
+// fp8 within one code of each other. Where sp-run cannot run (no MLIR on the
+// GPU machine), prepare-e2e.sh compiles it ahead of time into sp-gpu-e2e.
 sp.group @one size(1)
 
 func.func @e2e(%x: tensor<4096x4096xbf16>, %r: tensor<4096x4096xbf16>,
@@ -15,7 +16,7 @@ func.func @e2e(%x: tensor<4096x4096xbf16>, %r: tensor<4096x4096xbf16>,
     -> (tensor<4096x4096xbf16>, tensor<4096x4096xf8E4M3FN>, tensor<4096x4096xbf16>,
         tensor<4096x4096xf8E4M3FN>, tensor<4096x4096xbf16>, tensor<4096x4096xf8E4M3FN>,
         tensor<4096x4096xbf16>, tensor<1024x8192xf32>, tensor<512x16384xf16>,
-        tensor<512x16384xf16>) {
+        tensor<512x16384xf16>) attributes {llvm.emit_c_interface} {
   %ar = sp.all_reduce %x over @one : tensor<4096x4096xbf16>
   // A norm with two users: a norm kernel, then a quant kernel.
   %n = sp.rms_norm %ar, %w epsilon = 1.0e-06 : tensor<4096x4096xbf16>, tensor<4096xbf16>
