@@ -12,11 +12,12 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 LLVM_BIN=${LLVM_BIN:-/usr/lib/llvm-22/bin}
 BUILD=${BUILD:-build}
-OUT_DIR=$BUILD/gpu-e2e
+OUT_DIR=${OUT_DIR:-$BUILD/gpu-e2e}
 runtime=libsp_cuda_runtime.so
 if [ "${1:-}" = "--emulated" ]; then
   runtime=libsp_cuda_runtime_emulated.so
 fi
+BUILD_LIB=$(cd "$BUILD/lib" && pwd)
 rm -rf "$OUT_DIR" && mkdir -p "$OUT_DIR"
 for variant in cpu cuda; do
   sed "s/@e2e(/@e2e_${variant}(/" bench/gpu/e2e.mlir > "$OUT_DIR/e2e_$variant.mlir"
@@ -34,5 +35,5 @@ if [ "$runtime" = libsp_cuda_runtime.so ]; then
 fi
 g++ -std=c++17 -O2 -ffp-contract=off -Iinclude bench/gpu/e2e_driver.cpp \
   "$OUT_DIR/e2e_cpu.o" "$OUT_DIR/e2e_cuda.o" "$OUT_DIR/$runtime" \
-  -Wl,-rpath,'$ORIGIN' -Wl,-rpath,"$PWD/$BUILD/lib" -o "$OUT_DIR/sp-gpu-e2e"
+  -Wl,-rpath,'$ORIGIN' -Wl,-rpath,"$BUILD_LIB" -o "$OUT_DIR/sp-gpu-e2e"
 echo "built $OUT_DIR/sp-gpu-e2e (runtime: $runtime)"
