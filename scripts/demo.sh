@@ -2,7 +2,9 @@
 # The main job: the bundled example model (4-layer Llama-like, TP 4, bf16 with
 # FP8 quant) before and after sequence parallelism, with the pass's report;
 # then both versions run on 4 CPU ranks (MPI processes) on the same inputs
-# and their outputs are compared bit for bit.
+# and their outputs are compared bit for bit; last, the rewritten model is
+# lowered for GPUs (the NCCL calls and kernel launches it makes) and that
+# lowering is run through the emulated CUDA runtime against the CPU path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${SP_BUILD_DIR:-build}
@@ -43,3 +45,20 @@ echo
 echo "== sp-run: before vs after on 4 CPU ranks (MPI), same inputs"
 "$BUILD_DIR/bin/sp-run" "$MODEL" --ranks=4 \
   --compare=sp-sequence-parallelism,canonicalize
+echo
+echo "== sp-opt --sp-lower-to-cuda: what the rewritten model calls on GPUs"
+"$SP_OPT" "$OUT/after.mlir" --sp-lower-to-cuda -o "$OUT/cuda.mlir"
+grep -o "llvm.call @sp_cuda_rt_[a-zA-Z0-9_]*" "$OUT/cuda.mlir" | sed 's/llvm.call @//' \
+  | sort | uniq -c | sed 's/^/  /'
+echo "  (reduce_scatter/all_gather: NCCL; the others: sp's CUDA kernels)"
+echo
+echo "== sp-run --backend=cuda, emulated runtime (no GPU here): same outputs as the CPU path?"
+"$BUILD_DIR/bin/sp-run" "$OUT/after.mlir" --ranks=4 --outputs="$OUT/cpu" > /dev/null
+"$BUILD_DIR/bin/sp-run" "$OUT/after.mlir" --ranks=4 --outputs="$OUT/cuda" --backend=cuda \
+  --cuda-runtime="$BUILD_DIR/lib/libsp_cuda_runtime_emulated.so" > /dev/null
+if diff -r "$OUT/cpu" "$OUT/cuda" > /dev/null; then
+  echo "  CUDA lowering (emulated) == CPU lowering, bit for bit, on all 4 ranks"
+else
+  echo "  CUDA lowering (emulated) DIFFERS from the CPU lowering"
+  exit 1
+fi
