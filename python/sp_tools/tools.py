@@ -144,9 +144,11 @@ def parse_run_output(stdout: str) -> tuple[list[OutputInfo], list[CompareLine] |
 def sp_run(module: str | os.PathLike, ranks: int = 1, compare: str | None = None,
            entry: str | None = None, seed: int = 0, inputs: str | None = None,
            outputs: str | None = None, print_values: bool = False,
-           timeout: int = 600, check: bool = False) -> RunResult:
-    """Runs sp-run and parses its report. With `check`, raises ToolError on a
-    non-zero exit."""
+           timeout: int = 600, check: bool = False, backend: str = "cpu",
+           cuda_runtime: str | os.PathLike | None = None) -> RunResult:
+    """Runs sp-run and parses its report. `backend` is "cpu" or "cuda";
+    `cuda_runtime` picks the CUDA runtime library (e.g. the emulated one).
+    With `check`, raises ToolError on a non-zero exit."""
     cmd = [find_tool("sp-run"), str(module), f"--ranks={ranks}", f"--seed={seed}",
            f"--timeout={timeout}"]
     if compare:
@@ -159,6 +161,10 @@ def sp_run(module: str | os.PathLike, ranks: int = 1, compare: str | None = None
         cmd.append(f"--outputs={outputs}")
     if print_values:
         cmd.append("--print")
+    if backend != "cpu":
+        cmd.append(f"--backend={backend}")
+    if cuda_runtime:
+        cmd.append(f"--cuda-runtime={cuda_runtime}")
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 60)
     if check and run.returncode != 0:
         raise ToolError(f"sp-run failed ({run.returncode})", run.stderr + run.stdout)

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from sp_tools import modelgen, tools
@@ -55,3 +57,18 @@ def test_sp_run_compare(tmp_path):
     assert len(plain.outputs[0].fingerprints) == 2
     # All ranks hold the same gathered output.
     assert len(set(plain.outputs[0].fingerprints)) == 1
+
+
+def test_sp_run_cuda_backend_emulated(tmp_path):
+    """The CUDA lowering through the emulated runtime gives the CPU path's
+    outputs bit for bit (same fingerprints)."""
+    path = tmp_path / "m.mlir"
+    path.write_text(modelgen.generate(modelgen.ModelConfig(
+        layers=1, tokens=32, hidden=16, intermediate=32, tp=2, fp8=True)))
+    emulated = Path(tools.find_tool("sp-run")).parent.parent / "lib" / "libsp_cuda_runtime_emulated.so"
+    cpu = tools.sp_run(path, ranks=2, check=True)
+    cuda = tools.sp_run(path, ranks=2, check=True, backend="cuda", cuda_runtime=emulated)
+    assert [o.fingerprints for o in cuda.outputs] == [o.fingerprints for o in cpu.outputs]
+    compared = tools.sp_run(path, ranks=2, backend="cuda", cuda_runtime=emulated,
+                            compare="sp-sequence-parallelism")
+    assert compared.match is True, compared.stdout + compared.stderr
