@@ -11,8 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "CompiledABI.h"
-
-#include "sp/Runtime/Numerics.h"
+#include "HostKernels.h"
 
 #include <mpi.h>
 
@@ -22,7 +21,6 @@
 #include <string>
 #include <vector>
 
-using namespace mlir::sp::numerics;
 using sp_cuda_abi::NormCall;
 
 namespace {
@@ -65,37 +63,6 @@ struct Matrix {
 };
 
 thread_local std::string lastMessage;
-
-ElementKind kindOf(int dtype) {
-  return dtype == sp_cuda_abi::F32   ? ElementKind::F32
-         : dtype == sp_cuda_abi::F16 ? ElementKind::F16
-                                     : ElementKind::BF16;
-}
-
-/// Element `i` of an activation buffer as raw bits.
-uint32_t load(const void *data, int dtype, int64_t i) {
-  if (dtype == sp_cuda_abi::F32) {
-    uint32_t v;
-    std::memcpy(&v, static_cast<const char *>(data) + 4 * i, 4);
-    return v;
-  }
-  uint16_t v;
-  std::memcpy(&v, static_cast<const char *>(data) + 2 * i, 2);
-  return v;
-}
-
-void store(void *data, int dtype, int64_t i, uint32_t bits) {
-  if (dtype == sp_cuda_abi::F32) {
-    std::memcpy(static_cast<char *>(data) + 4 * i, &bits, 4);
-    return;
-  }
-  auto v = static_cast<uint16_t>(bits);
-  std::memcpy(static_cast<char *>(data) + 2 * i, &v, 2);
-}
-
-FP8Kind fp8Of(int fp8) {
-  return fp8 == sp_cuda_abi::E4M3FN ? FP8Kind::E4M3FN : FP8Kind::E4M3FNUZ;
-}
 
 class EmulatedBackend final : public sp_cuda_abi::Backend {
 public:
@@ -158,42 +125,15 @@ public:
   }
 
   int norm(const NormCall &c, const char *) override {
-    ElementKind kind = kindOf(c.dtype);
-    std::vector<uint32_t> x(c.hidden), r(c.hidden), w(c.hidden), z(c.hidden),
-        normed(c.hidden);
-    for (int64_t i = 0; i < c.hidden; ++i)
-      w[i] = load(c.weight, c.dtype, i);
-    for (int64_t row = 0; row < c.rows; ++row) {
-      int64_t base = row * c.hidden;
-      for (int64_t i = 0; i < c.hidden; ++i)
-        x[i] = load(c.x, c.dtype, base + i);
-      if (c.fused) {
-        for (int64_t i = 0; i < c.hidden; ++i)
-          r[i] = load(c.residual, c.dtype, base + i);
-        fusedAddRMSNormRow(x.data(), r.data(), w.data(), c.hidden, c.epsilon,
-                           kind, normed.data(), z.data());
-        for (int64_t i = 0; i < c.hidden; ++i)
-          store(c.residualOut, c.dtype, base + i, z[i]);
-      } else {
-        rmsNormRow(x.data(), w.data(), c.hidden, c.epsilon, kind,
-                   normed.data());
-      }
-      for (int64_t i = 0; i < c.hidden; ++i) {
-        if (c.quant)
-          c.q[base + i] =
-              quantFP8(toFloat(normed[i], kind), *c.scale, fp8Of(c.fp8));
-        else
-          store(c.out, c.dtype, base + i, normed[i]);
-      }
-    }
+    sp_host_kernels::norm(c.dtype, c.fp8, c.fused, c.quant, c.out, c.q,
+                          c.residualOut, c.x, c.residual, c.weight, c.scale,
+                          c.rows, c.hidden, c.epsilon);
     return 0;
   }
 
   int quant(int dtype, int fp8, uint8_t *q, const void *x, const float *scale,
             int64_t count, const char *) override {
-    ElementKind kind = kindOf(dtype);
-    for (int64_t i = 0; i < count; ++i)
-      q[i] = quantFP8(toFloat(load(x, dtype, i), kind), *scale, fp8Of(fp8));
+    sp_host_kernels::quant(dtype, fp8, q, x, scale, count);
     return 0;
   }
 

@@ -219,46 +219,46 @@ const float *scaleOf(UnrankedMemRef *scale, const char *location) {
   return reinterpret_cast<const float *>(s.data);
 }
 
-void rmsNorm(int dtype, UnrankedMemRef *out, UnrankedMemRef *x,
-             UnrankedMemRef *weight, float epsilon, const char *location) {
-  size_t w = widthOf(dtype);
-  NormCall call;
-  call.dtype = dtype;
-  View vx = view(x, w, "input", location);
-  View vo = view(out, w, "result", location);
-  sameShape(vx, vo, "result", location);
-  View vw = view(weight, w, "weight", location);
-  normShapes(call, vx, vw, location);
-  call.x = vx.data;
-  call.out = vo.data;
-  call.weight = vw.data;
-  call.epsilon = epsilon;
-  check(backend().norm(call, location), location);
-}
+/// The memrefs of one norm call: `out` (or `q` for the quant variants),
+/// `residualOut` and `residual` for the fused add, `scale` for quant.
+struct NormBuffers {
+  UnrankedMemRef *out = nullptr, *q = nullptr, *residualOut = nullptr,
+                 *x = nullptr, *residual = nullptr, *weight = nullptr,
+                 *scale = nullptr;
+};
 
-void fusedAddRMSNorm(int dtype, UnrankedMemRef *out,
-                     UnrankedMemRef *residualOut, UnrankedMemRef *x,
-                     UnrankedMemRef *residual, UnrankedMemRef *weight,
-                     float epsilon, const char *location) {
+/// Every norm entry point: reads and checks the descriptors (all activation
+/// buffers have x's shape, the weight is [hidden], the scale one float).
+void runNorm(int dtype, int fp8, const NormBuffers &m, float epsilon,
+             const char *location) {
   size_t w = widthOf(dtype);
   NormCall call;
   call.dtype = dtype;
-  call.fused = true;
-  View vx = view(x, w, "input", location);
-  View vr = view(residual, w, "residual", location);
-  View vo = view(out, w, "result", location);
-  View vro = view(residualOut, w, "residual result", location);
-  sameShape(vx, vr, "residual", location);
-  sameShape(vx, vo, "result", location);
-  sameShape(vx, vro, "residual result", location);
-  View vw = view(weight, w, "weight", location);
+  call.fp8 = fp8;
+  call.fused = m.residual != nullptr;
+  call.quant = m.q != nullptr;
+  call.epsilon = epsilon;
+  View vx = view(m.x, w, "input", location);
+  View vw = view(m.weight, w, "weight", location);
   normShapes(call, vx, vw, location);
   call.x = vx.data;
-  call.residual = vr.data;
   call.weight = vw.data;
-  call.out = vo.data;
-  call.residualOut = vro.data;
-  call.epsilon = epsilon;
+  auto sameAsInput = [&](UnrankedMemRef *memref, size_t width,
+                         const char *what) {
+    View v = view(memref, width, what, location);
+    sameShape(vx, v, what, location);
+    return v.data;
+  };
+  if (call.fused) {
+    call.residual = sameAsInput(m.residual, w, "residual");
+    call.residualOut = sameAsInput(m.residualOut, w, "residual result");
+  }
+  if (call.quant) {
+    call.q = reinterpret_cast<uint8_t *>(sameAsInput(m.q, 1, "result"));
+    call.scale = scaleOf(m.scale, location);
+  } else {
+    call.out = sameAsInput(m.out, w, "result");
+  }
   check(backend().norm(call, location), location);
 }
 
@@ -271,57 +271,6 @@ void quant(int dtype, int fp8, UnrankedMemRef *q, UnrankedMemRef *x,
                         vx.data, scaleOf(scale, location), vx.elements,
                         location),
         location);
-}
-
-void rmsNormQuant(int dtype, int fp8, UnrankedMemRef *q, UnrankedMemRef *x,
-                  UnrankedMemRef *weight, UnrankedMemRef *scale,
-                  float epsilon, const char *location) {
-  size_t w = widthOf(dtype);
-  NormCall call;
-  call.dtype = dtype;
-  call.fp8 = fp8;
-  call.quant = true;
-  View vx = view(x, w, "input", location);
-  View vq = view(q, 1, "result", location);
-  sameShape(vx, vq, "result", location);
-  View vw = view(weight, w, "weight", location);
-  normShapes(call, vx, vw, location);
-  call.x = vx.data;
-  call.weight = vw.data;
-  call.q = reinterpret_cast<uint8_t *>(vq.data);
-  call.scale = scaleOf(scale, location);
-  call.epsilon = epsilon;
-  check(backend().norm(call, location), location);
-}
-
-void fusedAddRMSNormQuant(int dtype, int fp8, UnrankedMemRef *q,
-                          UnrankedMemRef *residualOut, UnrankedMemRef *x,
-                          UnrankedMemRef *residual, UnrankedMemRef *weight,
-                          UnrankedMemRef *scale, float epsilon,
-                          const char *location) {
-  size_t w = widthOf(dtype);
-  NormCall call;
-  call.dtype = dtype;
-  call.fp8 = fp8;
-  call.fused = true;
-  call.quant = true;
-  View vx = view(x, w, "input", location);
-  View vr = view(residual, w, "residual", location);
-  View vq = view(q, 1, "result", location);
-  View vro = view(residualOut, w, "residual result", location);
-  sameShape(vx, vr, "residual", location);
-  sameShape(vx, vq, "result", location);
-  sameShape(vx, vro, "residual result", location);
-  View vw = view(weight, w, "weight", location);
-  normShapes(call, vx, vw, location);
-  call.x = vx.data;
-  call.residual = vr.data;
-  call.weight = vw.data;
-  call.q = reinterpret_cast<uint8_t *>(vq.data);
-  call.residualOut = vro.data;
-  call.scale = scaleOf(scale, location);
-  call.epsilon = epsilon;
-  check(backend().norm(call, location), location);
 }
 
 } // namespace
@@ -375,14 +324,18 @@ SP_GATHER(i64, 8)
   SP_EXPORT void _mlir_ciface_sp_cuda_rt_rms_norm_##NAME(                      \
       UnrankedMemRef *out, UnrankedMemRef *x, UnrankedMemRef *weight,          \
       float epsilon, const char *location) {                                   \
-    rmsNorm(DTYPE, out, x, weight, epsilon, location);                         \
+    NormBuffers m;                                                             \
+    m.out = out, m.x = x, m.weight = weight;                                   \
+    runNorm(DTYPE, E4M3FN, m, epsilon, location);                              \
   }                                                                            \
   SP_EXPORT void _mlir_ciface_sp_cuda_rt_fused_add_rms_norm_##NAME(            \
       UnrankedMemRef *out, UnrankedMemRef *residualOut, UnrankedMemRef *x,     \
       UnrankedMemRef *residual, UnrankedMemRef *weight, float epsilon,         \
       const char *location) {                                                  \
-    fusedAddRMSNorm(DTYPE, out, residualOut, x, residual, weight, epsilon,     \
-                    location);                                                 \
+    NormBuffers m;                                                             \
+    m.out = out, m.residualOut = residualOut, m.x = x, m.residual = residual;  \
+    m.weight = weight;                                                         \
+    runNorm(DTYPE, E4M3FN, m, epsilon, location);                              \
   }
 SP_NORMS(f32, F32)
 SP_NORMS(f16, F16)
@@ -397,15 +350,19 @@ SP_NORMS(bf16, BF16)
   SP_EXPORT void _mlir_ciface_sp_cuda_rt_rms_norm_quant_##NAME##_##F8NAME(     \
       UnrankedMemRef *q, UnrankedMemRef *x, UnrankedMemRef *weight,            \
       UnrankedMemRef *scale, float epsilon, const char *location) {            \
-    rmsNormQuant(DTYPE, F8, q, x, weight, scale, epsilon, location);           \
+    NormBuffers m;                                                             \
+    m.q = q, m.x = x, m.weight = weight, m.scale = scale;                      \
+    runNorm(DTYPE, F8, m, epsilon, location);                                  \
   }                                                                            \
   SP_EXPORT void                                                               \
       _mlir_ciface_sp_cuda_rt_fused_add_rms_norm_quant_##NAME##_##F8NAME(      \
           UnrankedMemRef *q, UnrankedMemRef *residualOut, UnrankedMemRef *x,   \
           UnrankedMemRef *residual, UnrankedMemRef *weight,                    \
           UnrankedMemRef *scale, float epsilon, const char *location) {        \
-    fusedAddRMSNormQuant(DTYPE, F8, q, residualOut, x, residual, weight,       \
-                         scale, epsilon, location);                            \
+    NormBuffers m;                                                             \
+    m.q = q, m.residualOut = residualOut, m.x = x, m.residual = residual;      \
+    m.weight = weight, m.scale = scale;                                        \
+    runNorm(DTYPE, F8, m, epsilon, location);                                  \
   }
 #define SP_QUANTS_FOR(NAME, DTYPE)                                             \
   SP_QUANTS(NAME, DTYPE, f8E4M3FN, E4M3FN)                                     \

@@ -22,8 +22,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "HostKernels.h"
 #include "Kernels.h"
-#include "sp/Runtime/Numerics.h"
 
 #include <cuda_runtime_api.h>
 #include <mpi.h>
@@ -40,7 +40,6 @@
 
 #define MOCK_EXPORT extern "C" __attribute__((visibility("default")))
 
-using namespace mlir::sp::numerics;
 
 namespace {
 
@@ -84,23 +83,7 @@ void need(const void *p, size_t bytes, const char *what) {
     fault(what, p);
 }
 
-ElementKind kindOf(int dtype) {
-  return dtype == SP_CUDA_F32   ? ElementKind::F32
-         : dtype == SP_CUDA_F16 ? ElementKind::F16
-                                : ElementKind::BF16;
-}
-size_t widthOf(int dtype) { return dtype == SP_CUDA_F32 ? 4 : 2; }
-
-uint32_t load(const void *data, int dtype, int64_t i) {
-  uint32_t v = 0;
-  std::memcpy(&v, static_cast<const char *>(data) + widthOf(dtype) * i,
-              widthOf(dtype));
-  return v;
-}
-void store(void *data, int dtype, int64_t i, uint32_t bits) {
-  std::memcpy(static_cast<char *>(data) + widthOf(dtype) * i, &bits,
-              widthOf(dtype));
-}
+size_t widthOf(int dtype) { return sp_host_kernels::widthOf(dtype); }
 
 /// All norm kernels: the reference, row by row.
 int norm(int dtype, int fp8, bool fused, bool quant, void *out, uint8_t *q,
@@ -122,33 +105,8 @@ int norm(int dtype, int fp8, bool fused, bool quant, void *out, uint8_t *q,
   } else {
     need(out, activation, "a norm kernel (out)");
   }
-  ElementKind kind = kindOf(dtype);
-  FP8Kind f8 = fp8 == SP_CUDA_E4M3FN ? FP8Kind::E4M3FN : FP8Kind::E4M3FNUZ;
-  std::vector<uint32_t> xs(hidden), rs(hidden), ws(hidden), z(hidden),
-      normed(hidden);
-  for (int64_t i = 0; i < hidden; ++i)
-    ws[i] = load(weight, dtype, i);
-  for (int64_t row = 0; row < rows; ++row) {
-    int64_t base = row * hidden;
-    for (int64_t i = 0; i < hidden; ++i)
-      xs[i] = load(x, dtype, base + i);
-    if (fused) {
-      for (int64_t i = 0; i < hidden; ++i)
-        rs[i] = load(residual, dtype, base + i);
-      fusedAddRMSNormRow(xs.data(), rs.data(), ws.data(), hidden, epsilon,
-                         kind, normed.data(), z.data());
-      for (int64_t i = 0; i < hidden; ++i)
-        store(residualOut, dtype, base + i, z[i]);
-    } else {
-      rmsNormRow(xs.data(), ws.data(), hidden, epsilon, kind, normed.data());
-    }
-    for (int64_t i = 0; i < hidden; ++i) {
-      if (quant)
-        q[base + i] = quantFP8(toFloat(normed[i], kind), *scale, f8);
-      else
-        store(out, dtype, base + i, normed[i]);
-    }
-  }
+  sp_host_kernels::norm(dtype, fp8, fused, quant, out, q, residualOut, x,
+                        residual, weight, scale, rows, hidden, epsilon);
   return cudaSuccess;
 }
 
@@ -415,9 +373,7 @@ int sp_cuda_quant(int dtype, int fp8, uint8_t *q, const void *x,
   need(x, size_t(count) * widthOf(dtype), "the quant kernel (x)");
   need(q, size_t(count), "the quant kernel (q)");
   need(scale, sizeof(float), "the quant kernel (scale)");
-  FP8Kind f8 = fp8 == SP_CUDA_E4M3FN ? FP8Kind::E4M3FN : FP8Kind::E4M3FNUZ;
-  for (int64_t i = 0; i < count; ++i)
-    q[i] = quantFP8(toFloat(load(x, dtype, i), kindOf(dtype)), *scale, f8);
+  sp_host_kernels::quant(dtype, fp8, q, x, scale, count);
   return cudaSuccess;
 }
 

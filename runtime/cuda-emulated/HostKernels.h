@@ -1,0 +1,91 @@
+//===- HostKernels.h - sp's CUDA kernels' semantics on the host -*- C++ -*-===//
+//
+// What sp_cuda_rms_norm & co. compute, with the reference numerics
+// (include/sp/Runtime/Numerics.h), on host memory: the emulated runtime and
+// the mock GPU of the tests run these instead of the kernels. Element type
+// codes are Kernels.h's (0 f32, 1 f16, 2 bf16; fp8 0 e4m3fn, 1 e4m3fnuz).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SP_RUNTIME_CUDA_EMULATED_HOSTKERNELS_H
+#define SP_RUNTIME_CUDA_EMULATED_HOSTKERNELS_H
+
+#include "sp/Runtime/Numerics.h"
+
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+namespace sp_host_kernels {
+
+using namespace mlir::sp::numerics;
+
+inline size_t widthOf(int dtype) { return dtype == 0 ? 4 : 2; }
+
+inline ElementKind kindOf(int dtype) {
+  return dtype == 0 ? ElementKind::F32
+                    : dtype == 1 ? ElementKind::F16 : ElementKind::BF16;
+}
+
+inline FP8Kind fp8Of(int fp8) {
+  return fp8 == 0 ? FP8Kind::E4M3FN : FP8Kind::E4M3FNUZ;
+}
+
+/// Element `i` of an activation buffer as raw bits (float bits for f32).
+inline uint32_t load(const void *data, int dtype, int64_t i) {
+  uint32_t v = 0;
+  std::memcpy(&v, static_cast<const char *>(data) + widthOf(dtype) * i,
+              widthOf(dtype));
+  return v;
+}
+
+inline void store(void *data, int dtype, int64_t i, uint32_t bits) {
+  std::memcpy(static_cast<char *>(data) + widthOf(dtype) * i, &bits,
+              widthOf(dtype));
+}
+
+/// rms_norm / fused add + rms_norm, writing `out` or, with `quant`, `q`;
+/// `residualOut` when `fused`.
+inline void norm(int dtype, int fp8, bool fused, bool quant, void *out,
+                 uint8_t *q, void *residualOut, const void *x,
+                 const void *residual, const void *weight, const float *scale,
+                 int64_t rows, int64_t hidden, float epsilon) {
+  ElementKind kind = kindOf(dtype);
+  std::vector<uint32_t> xs(hidden), rs(hidden), ws(hidden), z(hidden),
+      normed(hidden);
+  for (int64_t i = 0; i < hidden; ++i)
+    ws[i] = load(weight, dtype, i);
+  for (int64_t row = 0; row < rows; ++row) {
+    int64_t base = row * hidden;
+    for (int64_t i = 0; i < hidden; ++i)
+      xs[i] = load(x, dtype, base + i);
+    if (fused) {
+      for (int64_t i = 0; i < hidden; ++i)
+        rs[i] = load(residual, dtype, base + i);
+      fusedAddRMSNormRow(xs.data(), rs.data(), ws.data(), hidden, epsilon,
+                         kind, normed.data(), z.data());
+      for (int64_t i = 0; i < hidden; ++i)
+        store(residualOut, dtype, base + i, z[i]);
+    } else {
+      rmsNormRow(xs.data(), ws.data(), hidden, epsilon, kind, normed.data());
+    }
+    for (int64_t i = 0; i < hidden; ++i) {
+      if (quant)
+        q[base + i] = quantFP8(toFloat(normed[i], kind), *scale, fp8Of(fp8));
+      else
+        store(out, dtype, base + i, normed[i]);
+    }
+  }
+}
+
+/// q[i] = quant(x[i], *scale)
+inline void quant(int dtype, int fp8, uint8_t *q, const void *x,
+                  const float *scale, int64_t count) {
+  for (int64_t i = 0; i < count; ++i)
+    q[i] = quantFP8(toFloat(load(x, dtype, i), kindOf(dtype)), *scale,
+                    fp8Of(fp8));
+}
+
+} // namespace sp_host_kernels
+
+#endif // SP_RUNTIME_CUDA_EMULATED_HOSTKERNELS_H
