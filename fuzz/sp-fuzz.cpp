@@ -4,13 +4,16 @@
 // it parses and verifies, sp-sequence-parallelism runs on it in pattern
 // hygiene mode (the IR must verify after every rewrite; failing patterns must
 // not touch the IR), followed by canonicalization, with the verifier after
-// each pass. Any crash, sanitizer report, hygiene violation or internal error
-// of the pass is a finding.
+// each pass; then sp-convert-to-cuda-runtime (the GPU lowering's first step)
+// runs on the result. Any crash, sanitizer report, hygiene violation or
+// internal error of the pass is a finding, and so is a conversion that
+// fails without saying why at an op (it produced invalid IR).
 //
 //   scripts/fuzz.sh 600        # build with clang-22 and fuzz for 10 minutes
 //
 //===----------------------------------------------------------------------===//
 
+#include "sp/Conversion/Passes.h"
 #include "sp/Dialect/SP/Transforms/Passes.h"
 #include "sp/Registration/Registration.h"
 
@@ -25,6 +28,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 using namespace mlir;
 
@@ -44,11 +48,14 @@ static MLIRContext &fuzzContext() {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   MLIRContext &context = fuzzContext();
   std::string bug;
+  std::vector<std::string> errors;
   ScopedDiagnosticHandler handler(&context, [&](Diagnostic &diagnostic) {
     std::string message = diagnostic.str();
     if (message.find("pattern hygiene") != std::string::npos ||
         message.find("internal error") != std::string::npos)
       bug = message;
+    if (diagnostic.getSeverity() == DiagnosticSeverity::Error)
+      errors.push_back(message);
     return success();
   });
   // MLIR's lexer reads up to a terminating NUL: the fuzzer's bytes have none
@@ -64,7 +71,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   options.checkPatterns = true;
   pm.addPass(sp::createSPSequenceParallelism(options));
   pm.addPass(createCanonicalizerPass());
-  (void)pm.run(*module);
+  if (succeeded(pm.run(*module)) && bug.empty()) {
+    // The GPU lowering's conversion: it may refuse an op (a located
+    // "CUDA ..." error), but must not leave invalid IR behind.
+    errors.clear();
+    PassManager cuda(&context);
+    cuda.addPass(sp::createSPConvertToCUDARuntime());
+    if (failed(cuda.run(*module))) {
+      bool explained = false;
+      for (const std::string &e : errors)
+        explained |= e.find("CUDA") != std::string::npos;
+      if (!explained)
+        bug = "sp-convert-to-cuda-runtime failed without a CUDA error: " +
+              (errors.empty() ? std::string("(no message)") : errors.front());
+    }
+  }
   if (!bug.empty()) {
     std::fprintf(stderr, "sp-fuzz: %s\n", bug.c_str());
     std::abort();
