@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 using mlir::sp::vllmMinTokens;
 
 // floor(MB * 2^20 * tp / (hidden * elementBytes)), sm90: 8 MB and only for
@@ -39,4 +41,14 @@ TEST(VLLMThreshold, UnknownDeviceOrBadInputsHaveNoThreshold) {
   EXPECT_EQ(vllmMinTokens("sm90", 0, 2, 2), std::nullopt);
   EXPECT_EQ(vllmMinTokens("sm90", 8192, 0, 2), std::nullopt);
   EXPECT_EQ(vllmMinTokens("sm90", 8192, 2, 0), std::nullopt);
+}
+
+TEST(VLLMThreshold, AbsurdSizesDoNotWrapAround) {
+  // 32 MiB * 2^44 ranks is 2^69: the product overflows int64 (a fuzzer
+  // finding was a group of 24444444444444444 ranks), the threshold does not.
+  EXPECT_EQ(vllmMinTokens("sm100", 4096, int64_t(1) << 44, 2),
+            int64_t(1) << 56);
+  // Too large for int64: saturates instead of wrapping.
+  EXPECT_EQ(vllmMinTokens("sm100", 1, int64_t(1) << 62, 1),
+            std::numeric_limits<int64_t>::max());
 }

@@ -7,7 +7,8 @@ names = sorted(os.listdir(directory))
 for name in names:
     run = subprocess.run([sp_opt, os.path.join(directory, name),
                           "--sp-sequence-parallelism=check-patterns=true",
-                          "--canonicalize", "-o", "/dev/null"],
+                          "--canonicalize", "--sp-convert-to-cuda-runtime",
+                          "-o", "/dev/null"],
                          capture_output=True, text=True)
     if run.returncode not in (0, 1) or "pattern hygiene" in run.stderr \
             or "internal error" in run.stderr:

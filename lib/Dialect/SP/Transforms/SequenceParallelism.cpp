@@ -30,7 +30,10 @@
 #include "llvm/ADT/MapVector.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/JSON.h"
+#include "llvm/Support/MathExtras.h"
 #include "llvm/Support/raw_ostream.h"
+
+#include <limits>
 
 namespace mlir::sp {
 #define GEN_PASS_DEF_SPSEQUENCEPARALLELISM
@@ -61,7 +64,12 @@ std::optional<int64_t> mlir::sp::vllmMinTokens(StringRef device,
   } else {
     return std::nullopt;
   }
-  return megabytes * (int64_t(1) << 20) * tp / (hidden * elementBytes);
+  // In 128 bits: absurd group sizes or hidden sizes must not wrap around.
+  __int128 numerator = __int128(megabytes) * (int64_t(1) << 20) * tp;
+  __int128 tokens = numerator / (__int128(hidden) * elementBytes);
+  return tokens > std::numeric_limits<int64_t>::max()
+             ? std::numeric_limits<int64_t>::max()
+             : int64_t(tokens);
 }
 
 static std::string &defaultReportFile() {
@@ -82,8 +90,36 @@ static std::optional<int64_t> tensorBytes(Type type) {
   auto tensor = dyn_cast<RankedTensorType>(type);
   if (!tensor || !tensor.hasStaticShape())
     return std::nullopt;
-  int64_t bits = tensor.getElementTypeBitWidth();
-  return tensor.getNumElements() * ((bits + 7) / 8);
+  int64_t bytes = (tensor.getElementTypeBitWidth() + 7) / 8;
+  for (int64_t extent : tensor.getShape())
+    if (llvm::MulOverflow(bytes, extent, bytes))
+      return std::nullopt; // no real tensor is this large: size unknown
+  return bytes;
+}
+
+/// a + b clamped to int64's range: byte counts of absurd shapes or group
+/// sizes must not wrap around and invert the pass's decisions (a fuzzer
+/// finding: group size 24444444444444444).
+static int64_t saturatingAdd(int64_t a, int64_t b) {
+  int64_t sum;
+  if (llvm::AddOverflow(a, b, sum))
+    return b > 0 ? std::numeric_limits<int64_t>::max()
+                 : std::numeric_limits<int64_t>::min();
+  return sum;
+}
+
+/// bytes * (n - 1) / n, what each rank sends of `bytes` in a ring of n,
+/// rounded toward zero like that expression, without its overflow.
+static int64_t ringShare(int64_t bytes, int64_t n) {
+  if (n <= 1)
+    return 0;
+  bool negative = bytes < 0;
+  int64_t magnitude = !negative ? bytes
+                      : bytes == std::numeric_limits<int64_t>::min()
+                          ? std::numeric_limits<int64_t>::max()
+                          : -bytes;
+  int64_t share = magnitude - (magnitude / n + (magnitude % n != 0));
+  return negative ? -share : share;
 }
 
 namespace {
@@ -121,7 +157,10 @@ struct CollectiveCensus {
         ++census.unknownSize;
         return;
       }
-      census.bytesPerRank += factor * (*bytes * (*size - 1) / *size);
+      int64_t share = ringShare(*bytes, *size);
+      census.bytesPerRank = saturatingAdd(census.bytesPerRank, share);
+      if (factor == 2)
+        census.bytesPerRank = saturatingAdd(census.bytesPerRank, share);
     });
     return census;
   }
@@ -341,7 +380,8 @@ SiteEvaluation Planner::evaluate(AllReduceOp site,
     if (auto norm = dyn_cast<RMSNormOp>(user); norm && operand == 0) {
       if (replication.isReplicated(norm.getWeight())) {
         eval.localOps.push_back(norm);
-        eval.gatheredBytes += outputGatherBytes(norm.getResult(), eval);
+        eval.gatheredBytes = saturatingAdd(
+            eval.gatheredBytes, outputGatherBytes(norm.getResult(), eval));
         continue;
       }
       eval.blockedNorms.push_back("the weight (" +
@@ -353,9 +393,11 @@ SiteEvaluation Planner::evaluate(AllReduceOp site,
       std::string why;
       if (operand == 0 && isLocalFusedAdd(fused, &why)) {
         eval.localOps.push_back(fused);
-        eval.gatheredBytes += outputGatherBytes(fused.getOutput(), eval);
-        eval.gatheredBytes +=
-            residualGatherBytes(fused.getResidualOut(), chosen, eval);
+        eval.gatheredBytes = saturatingAdd(
+            eval.gatheredBytes, outputGatherBytes(fused.getOutput(), eval));
+        eval.gatheredBytes = saturatingAdd(
+            eval.gatheredBytes,
+            residualGatherBytes(fused.getResidualOut(), chosen, eval));
         continue;
       }
       // The residual of a norm run locally for another site: its all_slice
@@ -371,7 +413,8 @@ SiteEvaluation Planner::evaluate(AllReduceOp site,
     eval.fullUses.push_back("its result feeds " + describe(user));
   }
   if (needsFullValue)
-    eval.gatheredBytes += tensorBytes(site.getType()).value_or(0);
+    eval.gatheredBytes = saturatingAdd(eval.gatheredBytes,
+                                       tensorBytes(site.getType()).value_or(0));
   return eval;
 }
 
@@ -420,9 +463,11 @@ Plan Planner::plan(ModuleOp module) {
         continue;
       SiteEvaluation eval = evaluate(site, chosen);
       int64_t size = *getGroupSize(site);
-      int64_t excess = (eval.gatheredBytes - *tensorBytes(site.getType())) *
-                       (size - 1) / size;
-      totalExcess += excess;
+      int64_t excess = ringShare(
+          saturatingAdd(eval.gatheredBytes,
+                        -tensorBytes(site.getType()).value_or(0)),
+          size);
+      totalExcess = saturatingAdd(totalExcess, excess);
       if (evaluations.empty() || excess > worstExcess) {
         worst = evaluations.size();
         worstExcess = excess;
