@@ -45,6 +45,24 @@ static MLIRContext &fuzzContext() {
   return *context;
 }
 
+/// MLIR's parser allocates in proportion to a value's result index
+/// (`%2#888888888` asked for 14 GB in func.return's parser: an upstream
+/// limit, not sp's code, found by this harness). Such inputs are skipped.
+static bool hasHugeResultIndex(const std::string &source) {
+  size_t digits = 0;
+  bool afterHash = false;
+  for (char c : source) {
+    if (afterHash && c >= '0' && c <= '9') {
+      if (++digits > 6)
+        return true;
+      continue;
+    }
+    afterHash = c == '#';
+    digits = 0;
+  }
+  return false;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   MLIRContext &context = fuzzContext();
   std::string bug;
@@ -61,6 +79,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   // MLIR's lexer reads up to a terminating NUL: the fuzzer's bytes have none
   // (the first finding of this harness), a std::string does.
   std::string source(reinterpret_cast<const char *>(data), size);
+  if (hasHugeResultIndex(source))
+    return 0;
   OwningOpRef<ModuleOp> module =
       parseSourceString<ModuleOp>(source, ParserConfig(&context));
   if (!module || failed(verify(*module)))
