@@ -24,7 +24,7 @@ VENV=${SP_BUILD_DIR:-build}/venv
 pypassed=0
 if [[ -x "$VENV/bin/pytest" ]]; then
   LOG=$(mktemp)
-  SP_BUILD_DIR="$BUILD_DIR" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+  SP_BUILD_DIR="$BUILD_DIR" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:allow_user_poisoning=0 \
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     "$VENV/bin/pytest" -q python/tests 2>&1 | tee "$LOG"
   pystatus=${PIPESTATUS[0]}

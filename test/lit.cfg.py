@@ -32,7 +32,9 @@ if config.sp_sanitizers:
     libasan = subprocess.run([config.cxx_compiler, "-print-file-name=libasan.so"],
                              capture_output=True, text=True).stdout.strip()
     mlir_opt = f"env LD_PRELOAD={libasan} {mlir_opt}"
-    config.environment["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=1"
+    # allow_user_poisoning=0: instrumented sp code and uninstrumented libMLIR
+    # share BumpPtrAllocator slabs (see scripts/fuzz.sh).
+    config.environment["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=1:allow_user_poisoning=0"
     config.environment["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
     config.available_features.add("sanitizers")
 config.substitutions.append(("%mlir_opt", mlir_opt))
