@@ -33,19 +33,7 @@ static constexpr StringLiteral kRankFunction = "sp_cuda_rt_rank";
 /// Name suffix of an element type in runtime function names ("" if the
 /// runtime cannot move it at all).
 static std::string elementSuffix(Type type) {
-  if (isa<Float8E4M3FNType>(type))
-    return "f8E4M3FN";
-  if (isa<Float8E4M3FNUZType>(type))
-    return "f8E4M3FNUZ";
-  if (type.isF32() || type.isF16() || type.isBF16() || type.isF64() ||
-      type.isInteger(8) || type.isInteger(16) || type.isInteger(32) ||
-      type.isInteger(64)) {
-    std::string name;
-    llvm::raw_string_ostream os(name);
-    type.print(os);
-    return name;
-  }
-  return "";
+  return getRuntimeTypeSuffix(type, /*reduces=*/false);
 }
 
 /// Activations the kernels take.
@@ -53,8 +41,10 @@ static bool isKernelActivation(Type type) {
   return type.isF32() || type.isF16() || type.isBF16();
 }
 
-/// Element types NCCL reduces.
-static bool isReducible(Type type) { return isKernelActivation(type) || type.isF64(); }
+/// Element types NCCL reduces here (those the CPU runtime reduces too).
+static bool isReducible(Type type) {
+  return !getRuntimeTypeSuffix(type, /*reduces=*/true).empty();
+}
 
 static bool isFP8(Type type) {
   return isa<Float8E4M3FNType, Float8E4M3FNUZType>(type);
@@ -238,10 +228,7 @@ struct ConvertToCUDARuntimePass
     }
 
     // `sp.replicated` has served its purpose; LLVM would warn about it.
-    module.walk([](FunctionOpInterface function) {
-      for (unsigned i = 0, e = function.getNumArguments(); i < e; ++i)
-        function.removeArgAttr(i, SPDialect::getReplicatedAttrName());
-    });
+    dropReplicatedArgAttrs(module);
   }
 
   DominanceInfo *dominance = nullptr;
@@ -293,21 +280,8 @@ struct ConvertToCUDARuntimePass
     int64_t dim = 0;
     if constexpr (!std::is_same_v<OpTy, AllReduceOp>)
       dim = op.getDimAttr().getInt();
-
-    // Result sizes: the input's, with `dim` divided or multiplied.
-    SmallVector<Value> dynamic;
-    for (int64_t i = 0; i < resultType.getRank(); ++i) {
-      if (!resultType.isDynamicDim(i))
-        continue;
-      Value extent = tensor::DimOp::create(b, loc, input, i);
-      if (i == dim && !std::is_same_v<OpTy, AllReduceOp>) {
-        Value n = arith::ConstantIndexOp::create(b, loc, size);
-        extent = std::is_same_v<OpTy, AllGatherOp>
-                     ? arith::MulIOp::create(b, loc, extent, n).getResult()
-                     : arith::DivUIOp::create(b, loc, extent, n).getResult();
-      }
-      dynamic.push_back(extent);
-    }
+    SmallVector<Value> dynamic =
+        getCollectiveResultDynamicSizes(b, loc, op, input);
     Value output = calls.allocate(b, loc, resultType, dynamic);
     SmallVector<Value> args{calls.input(b, loc, input),
                             calls.unranked(b, loc, output)};

@@ -36,9 +36,7 @@ using namespace mlir::bufferization;
 
 static constexpr StringLiteral kRankFunction = "sp_rt_rank";
 
-/// Element-type suffix of runtime functions; empty if unsupported. Reductions
-/// need arithmetic (f32, f16, bf16, f64); gathers only move bytes.
-static std::string runtimeSuffix(Type element, bool reduces) {
+std::string mlir::sp::getRuntimeTypeSuffix(Type element, bool reduces) {
   if (element.isF32())
     return "f32";
   if (element.isF16())
@@ -64,6 +62,40 @@ static std::string runtimeSuffix(Type element, bool reduces) {
   return "";
 }
 
+void mlir::sp::dropReplicatedArgAttrs(ModuleOp module) {
+  module.walk([](FunctionOpInterface function) {
+    for (unsigned i = 0, e = function.getNumArguments(); i < e; ++i)
+      function.removeArgAttr(i, SPDialect::getReplicatedAttrName());
+  });
+}
+
+SmallVector<Value> mlir::sp::getCollectiveResultDynamicSizes(
+    OpBuilder &b, Location loc, Operation *collective, Value source) {
+  auto resultType = cast<ShapedType>(collective->getResult(0).getType());
+  int64_t size = *getGroupSize(collective);
+  int64_t dim = 0;
+  if (auto dimAttr = collective->getAttrOfType<IntegerAttr>("dim"))
+    dim = dimAttr.getInt();
+  bool scales = isa<ReduceScatterOp, AllGatherOp>(collective);
+  SmallVector<Value> dynamic;
+  for (int64_t i = 0; i < resultType.getRank(); ++i) {
+    if (!resultType.isDynamicDim(i))
+      continue;
+    Value extent =
+        isa<MemRefType>(source.getType())
+            ? memref::DimOp::create(b, loc, source, i).getResult()
+            : tensor::DimOp::create(b, loc, source, i).getResult();
+    if (i == dim && scales) {
+      Value n = arith::ConstantIndexOp::create(b, loc, size);
+      extent = isa<AllGatherOp>(collective)
+                   ? arith::MulIOp::create(b, loc, extent, n).getResult()
+                   : arith::DivUIOp::create(b, loc, extent, n).getResult();
+    }
+    dynamic.push_back(extent);
+  }
+  return dynamic;
+}
+
 std::string mlir::sp::getCPURuntimeFunctionName(Operation *collective) {
   Type element =
       cast<ShapedType>(collective->getOperand(0).getType()).getElementType();
@@ -74,7 +106,7 @@ std::string mlir::sp::getCPURuntimeFunctionName(Operation *collective) {
                        .Case<AllGatherOp>([](auto) { return "all_gather"; })
                        .Default([](auto) { return ""; });
   std::string suffix =
-      runtimeSuffix(element, !isa<AllGatherOp>(collective));
+      getRuntimeTypeSuffix(element, !isa<AllGatherOp>(collective));
   if (base.empty() || suffix.empty())
     return "";
   return ("sp_rt_" + base + "_" + suffix).str();
@@ -170,10 +202,7 @@ struct PrepareCPURuntimePass
       return signalPassFailure();
 
     // `sp.replicated` has served its purpose; LLVM would warn about it.
-    module.walk([](FunctionOpInterface function) {
-      for (unsigned i = 0, e = function.getNumArguments(); i < e; ++i)
-        function.removeArgAttr(i, SPDialect::getReplicatedAttrName());
-    });
+    dropReplicatedArgAttrs(module);
 
     SmallVector<AllSliceOp> slices;
     module.walk([&](AllSliceOp slice) { slices.push_back(slice); });
@@ -269,20 +298,9 @@ struct CollectiveBufferization
     int64_t dim = 0;
     if (auto dimAttr = op->getAttrOfType<IntegerAttr>("dim"))
       dim = dimAttr.getInt();
-    SmallVector<Value> dynamic;
-    for (int64_t i = 0; i < outType.getRank(); ++i) {
-      if (!outType.isDynamicDim(i))
-        continue;
-      Value in = memref::DimOp::create(rewriter, loc, *input, i);
-      if (i == dim && !isa<AllReduceOp>(op)) {
-        Value n = arith::ConstantIndexOp::create(rewriter, loc, size);
-        in = isa<AllGatherOp>(op)
-                 ? arith::MulIOp::create(rewriter, loc, in, n).getResult()
-                 : arith::DivUIOp::create(rewriter, loc, in, n).getResult();
-      }
-      dynamic.push_back(in);
-    }
-    Value output = memref::AllocOp::create(rewriter, loc, outType, dynamic);
+    Value output = memref::AllocOp::create(
+        rewriter, loc, outType,
+        getCollectiveResultDynamicSizes(rewriter, loc, op, *input));
 
     Type unranked = UnrankedMemRefType::get(resultType.getElementType(), 0);
     SmallVector<Value> args{

@@ -53,6 +53,23 @@ void registerBufferizableOpInterfaceExternalModels(DialectRegistry &registry);
 /// element type, e.g. "sp_rt_all_reduce_bf16"; empty if unsupported.
 std::string getCPURuntimeFunctionName(Operation *collective);
 
+/// Element-type suffix of runtime function names ("bf16", "f8E4M3FN",
+/// "i32", ...), shared by the CPU and CUDA runtimes; empty if unsupported.
+/// Reductions (`reduces`) need arithmetic: f32, f16, bf16, f64; gathers
+/// also move fp8 and i8..i64.
+std::string getRuntimeTypeSuffix(Type element, bool reduces);
+
+/// Removes `sp.replicated` argument attributes (meaningless to LLVM) from
+/// every function of `module`.
+void dropReplicatedArgAttrs(ModuleOp module);
+
+/// The dynamic sizes of `collective`'s result, read from `source` (its
+/// input as a tensor or a buffer): the input's, with the split dim divided
+/// (reduce_scatter) or multiplied (all_gather) by the group size.
+SmallVector<Value> getCollectiveResultDynamicSizes(OpBuilder &b, Location loc,
+                                                   Operation *collective,
+                                                   Value source);
+
 /// Replaces `slice` with a tensor.extract_slice of its input at offset
 /// `rankIndex * chunk` along its dim (chunk = size / group size): what every
 /// backend does with all_slice once it knows its rank.
