@@ -22,12 +22,9 @@
 
 using namespace mlir::sp::numerics;
 
-namespace {
-struct UnrankedMemRef {
-  int64_t rank;
-  void *descriptor;
-};
+using sp_cuda_abi::UnrankedMemRef;
 
+namespace {
 /// A ranked descriptor {allocated, aligned, offset, sizes, strides}.
 struct Descriptor {
   std::vector<int64_t> words;

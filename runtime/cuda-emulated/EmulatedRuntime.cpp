@@ -11,56 +11,17 @@
 //===----------------------------------------------------------------------===//
 
 #include "CompiledABI.h"
+#include "HostCollectives.h"
 #include "HostKernels.h"
 
 #include <mpi.h>
 
 #include <cstdlib>
-
-#include <cstring>
 #include <string>
-#include <vector>
 
 using sp_cuda_abi::NormCall;
 
 namespace {
-
-/// The CPU runtime's entry points (runtime/cpu), C interface.
-struct UnrankedMemRef {
-  int64_t rank;
-  void *descriptor;
-};
-} // namespace
-
-extern "C" {
-#define SP_CPU_REDUCING(T)                                                     \
-  void _mlir_ciface_sp_rt_reduce_scatter_##T(UnrankedMemRef *,                 \
-                                             UnrankedMemRef *, int32_t,        \
-                                             int64_t, int64_t);                \
-  void _mlir_ciface_sp_rt_all_reduce_##T(UnrankedMemRef *, UnrankedMemRef *,   \
-                                         int32_t, int64_t);
-SP_CPU_REDUCING(f32)
-SP_CPU_REDUCING(f16)
-SP_CPU_REDUCING(bf16)
-SP_CPU_REDUCING(f64)
-#undef SP_CPU_REDUCING
-void _mlir_ciface_sp_rt_all_gather_i8(UnrankedMemRef *, UnrankedMemRef *,
-                                      int64_t, int64_t);
-}
-
-namespace {
-
-/// A 2-D row-major descriptor over `data`.
-struct Matrix {
-  int64_t words[7];
-  UnrankedMemRef memref;
-  Matrix(const void *data, int64_t rows, int64_t columns) {
-    auto address = reinterpret_cast<int64_t>(data);
-    int64_t init[7] = {address, address, 0, rows, columns, columns, 1};
-    std::memcpy(words, init, sizeof(words));
-    memref = {2, words};
-  }
-};
 
 thread_local std::string lastMessage;
 
@@ -77,50 +38,23 @@ public:
 
   int allReduce(const void *in, void *out, int64_t count, int dtype,
                 int reduction, const char *location) override {
-    if (worldSize() == 1) // one rank: a copy, as NCCL does (no MPI needed)
-      return copy(in, out, count * widthOf(dtype));
-    Matrix i(in, 1, count), o(out, 1, count);
-    switch (dtype) {
-#define SP_CASE(CODE, T)                                                       \
-  case sp_cuda_abi::CODE:                                                      \
-    _mlir_ciface_sp_rt_all_reduce_##T(&i.memref, &o.memref, reduction,         \
-                                      worldSize());                            \
+    if (!sp_host_collectives::reduce(/*scatter=*/false, in, out, 1, count,
+                                     dtype, reduction, worldSize()))
+      return unsupported(dtype, location);
     return 0;
-      SP_CASE(F32, f32)
-      SP_CASE(F16, f16)
-      SP_CASE(BF16, bf16)
-      SP_CASE(F64, f64)
-    }
-    return unsupported(dtype, location);
   }
 
   int reduceScatter(const void *in, void *out, int64_t outer, int64_t chunk,
                     int dtype, int reduction, const char *location) override {
-    int64_t size = worldSize();
-    if (size == 1)
-      return copy(in, out, outer * chunk * widthOf(dtype));
-    Matrix i(in, outer, size * chunk), o(out, outer, chunk);
-    switch (dtype) {
-#define SP_SCATTER(CODE, T)                                                    \
-  case sp_cuda_abi::CODE:                                                      \
-    _mlir_ciface_sp_rt_reduce_scatter_##T(&i.memref, &o.memref, reduction,     \
-                                          size, /*dim=*/1);                    \
+    if (!sp_host_collectives::reduce(/*scatter=*/true, in, out, outer, chunk,
+                                     dtype, reduction, worldSize()))
+      return unsupported(dtype, location);
     return 0;
-      SP_SCATTER(F32, f32)
-      SP_SCATTER(F16, f16)
-      SP_SCATTER(BF16, bf16)
-      SP_SCATTER(F64, f64)
-    }
-    return unsupported(dtype, location);
   }
 
   int allGather(const void *in, void *out, int64_t outer, int64_t chunkBytes,
                 const char *) override {
-    int64_t size = worldSize();
-    if (size == 1)
-      return copy(in, out, outer * chunkBytes);
-    Matrix i(in, outer, chunkBytes), o(out, outer, size * chunkBytes);
-    _mlir_ciface_sp_rt_all_gather_i8(&i.memref, &o.memref, size, /*dim=*/1);
+    sp_host_collectives::allGather(in, out, outer, chunkBytes, worldSize());
     return 0;
   }
 
@@ -138,18 +72,6 @@ public:
   }
 
 private:
-  static int64_t widthOf(int dtype) {
-    return dtype == sp_cuda_abi::F64   ? 8
-           : dtype == sp_cuda_abi::F32 ? 4
-           : dtype == sp_cuda_abi::Bytes ? 1
-                                         : 2;
-  }
-  static int copy(const void *in, void *out, int64_t bytes) {
-    if (bytes > 0 && in != out)
-      std::memmove(out, in, size_t(bytes));
-    return 0;
-  }
-
   static int query(int (*get)(MPI_Comm, int *), const char *variable,
                    int fallback) {
     int initialized = 0, finalized = 0;

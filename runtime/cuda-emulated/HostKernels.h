@@ -10,6 +10,7 @@
 #ifndef SP_RUNTIME_CUDA_EMULATED_HOSTKERNELS_H
 #define SP_RUNTIME_CUDA_EMULATED_HOSTKERNELS_H
 
+#include "CompiledABI.h"
 #include "sp/Runtime/Numerics.h"
 
 #include <cstdint>
@@ -20,7 +21,7 @@ namespace sp_host_kernels {
 
 using namespace mlir::sp::numerics;
 
-inline size_t widthOf(int dtype) { return dtype == 0 ? 4 : 2; }
+inline size_t widthOf(int dtype) { return sp_cuda_abi::elementBytes(dtype); }
 
 inline ElementKind kindOf(int dtype) {
   return dtype == 0 ? ElementKind::F32

@@ -19,13 +19,6 @@ using namespace sp_cuda_abi;
 
 namespace {
 
-/// MLIR's C interface for memref<*xT>: the rank and a pointer to the ranked
-/// descriptor {allocated, aligned, offset, sizes[rank], strides[rank]}.
-struct UnrankedMemRef {
-  int64_t rank;
-  void *descriptor;
-};
-
 void (*errorHandler)(const char *) = nullptr;
 
 [[noreturn]] void defaultHandler(const char *message) {
@@ -133,25 +126,11 @@ void checkGroup(int64_t groupSize, const char *location) {
           static_cast<long long>(groupSize));
 }
 
-size_t widthOf(int dtype) {
-  switch (dtype) {
-  case F32:
-    return 4;
-  case F16:
-  case BF16:
-    return 2;
-  case F64:
-    return 8;
-  default:
-    return 1;
-  }
-}
-
 void allReduce(UnrankedMemRef *in, UnrankedMemRef *out, int dtype,
                int32_t reduction, int64_t groupSize, const char *location) {
   checkGroup(groupSize, location);
-  View i = view(in, widthOf(dtype), "input", location);
-  View o = view(out, widthOf(dtype), "result", location);
+  View i = view(in, elementBytes(dtype), "input", location);
+  View o = view(out, elementBytes(dtype), "result", location);
   sameShape(i, o, "result", location);
   check(backend().allReduce(i.data, o.data, i.elements, dtype, reduction,
                             location),
@@ -162,8 +141,8 @@ void reduceScatter(UnrankedMemRef *in, UnrankedMemRef *out, int dtype,
                    int32_t reduction, int64_t groupSize, int64_t dim,
                    const char *location) {
   checkGroup(groupSize, location);
-  View i = view(in, widthOf(dtype), "input", location);
-  View o = view(out, widthOf(dtype), "result", location);
+  View i = view(in, elementBytes(dtype), "input", location);
+  View o = view(out, elementBytes(dtype), "result", location);
   if (dim < 0 || dim >= i.rank || i.rank != o.rank)
     fatal(location, "dim %lld is out of range for %s", (long long)dim,
           shapeOf(i).c_str());
@@ -231,7 +210,7 @@ struct NormBuffers {
 /// buffers have x's shape, the weight is [hidden], the scale one float).
 void runNorm(int dtype, int fp8, const NormBuffers &m, float epsilon,
              const char *location) {
-  size_t w = widthOf(dtype);
+  size_t w = elementBytes(dtype);
   NormCall call;
   call.dtype = dtype;
   call.fp8 = fp8;
@@ -264,7 +243,7 @@ void runNorm(int dtype, int fp8, const NormBuffers &m, float epsilon,
 
 void quant(int dtype, int fp8, UnrankedMemRef *q, UnrankedMemRef *x,
            UnrankedMemRef *scale, const char *location) {
-  View vx = view(x, widthOf(dtype), "input", location);
+  View vx = view(x, elementBytes(dtype), "input", location);
   View vq = view(q, 1, "result", location);
   sameShape(vx, vq, "result", location);
   check(backend().quant(dtype, fp8, reinterpret_cast<uint8_t *>(vq.data),

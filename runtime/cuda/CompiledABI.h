@@ -34,6 +34,28 @@ enum DType { F32 = 0, F16 = 1, BF16 = 2, Bytes = 3, F64 = 4 };
 /// FP8 output formats (Kernels.h's SPCudaFP8).
 enum FP8 { E4M3FN = 0, E4M3FNUZ = 1 };
 
+/// Bytes per element of a DType code.
+inline size_t elementBytes(int dtype) {
+  switch (dtype) {
+  case F32:
+    return 4;
+  case F16:
+  case BF16:
+    return 2;
+  case F64:
+    return 8;
+  default:
+    return 1;
+  }
+}
+
+/// MLIR's C interface for memref<*xT>: the rank and a pointer to the ranked
+/// descriptor {allocated, aligned, offset, sizes[rank], strides[rank]}.
+struct UnrankedMemRef {
+  int64_t rank;
+  void *descriptor;
+};
+
 /// One norm/quant kernel call: `out` or `q` is written (q when `quant`),
 /// `residualOut` when `fused`. Rows are everything but the last dimension.
 struct NormCall {

@@ -166,8 +166,10 @@ int complete(NcclResult r, const char *call, const char *op,
   return waitFor(op, location);
 }
 
-int ready(const char *location) {
-  if (sp_cuda_rt_init() != 0) {
+/// Runs `init` (sp_cuda_rt_init: device and NCCL; sp_cuda_rt_init_device:
+/// enough for the kernels), naming the op in its failure.
+int ready(const char *location, int (*init)() = sp_cuda_rt_init) {
+  if (init() != 0) {
     std::string why = lastError;
     return fail("%s: %s", location, why.c_str());
   }
@@ -337,14 +339,6 @@ void sp_cuda_rt_finalize() {
 
 namespace {
 
-int readyDevice(const char *location) {
-  if (sp_cuda_rt_init_device() != 0) {
-    std::string why = lastError;
-    return fail("%s: %s", location, why.c_str());
-  }
-  return 0;
-}
-
 int cudaCheck(cudaError_t status, const char *call, const char *location) {
   if (status == cudaSuccess)
     return 0;
@@ -435,20 +429,6 @@ struct Scratch {
   }
 };
 
-size_t widthOf(int dtype) {
-  switch (dtype) {
-  case SP_CUDA_F32:
-    return 4;
-  case SP_CUDA_F16:
-  case SP_CUDA_BF16:
-    return 2;
-  case 4:
-    return 8;
-  default:
-    return 1;
-  }
-}
-
 class GpuBackend final : public sp_cuda_abi::Backend {
 public:
   int rank() override { return envRank(); }
@@ -457,7 +437,7 @@ public:
 
   int allReduce(const void *in, void *out, int64_t count, int dtype,
                 int reduction, const char *location) override {
-    size_t bytes = size_t(count) * widthOf(dtype);
+    size_t bytes = size_t(count) * sp_cuda_abi::elementBytes(dtype);
     if (ready(location) != 0)
       return 1;
     Staging staging(location);
@@ -470,7 +450,7 @@ public:
   int reduceScatter(const void *in, void *out, int64_t outer, int64_t chunk,
                     int dtype, int reduction, const char *location) override {
     int64_t size = worldSize();
-    size_t width = widthOf(dtype);
+    size_t width = sp_cuda_abi::elementBytes(dtype);
     size_t rowBytes = size_t(chunk) * width;
     if (ready(location) != 0)
       return 1;
@@ -542,10 +522,10 @@ public:
   }
 
   int norm(const sp_cuda_abi::NormCall &call, const char *location) override {
-    if (readyDevice(location) != 0)
+    if (ready(location, sp_cuda_rt_init_device) != 0)
       return 1;
-    size_t activation = size_t(call.rows * call.hidden) * widthOf(call.dtype);
-    size_t weight = size_t(call.hidden) * widthOf(call.dtype);
+    size_t activation = size_t(call.rows * call.hidden) * sp_cuda_abi::elementBytes(call.dtype);
+    size_t weight = size_t(call.hidden) * sp_cuda_abi::elementBytes(call.dtype);
     sp_cuda_abi::NormCall c = call;
     Staging staging(location);
     const void *scale = c.scale;
@@ -583,12 +563,12 @@ public:
 
   int quant(int dtype, int fp8, uint8_t *q, const void *x, const float *scale,
             int64_t count, const char *location) override {
-    if (readyDevice(location) != 0)
+    if (ready(location, sp_cuda_rt_init_device) != 0)
       return 1;
     Staging staging(location);
     const void *s = scale;
     void *out = q;
-    if (staging.input(x, size_t(count) * widthOf(dtype)) ||
+    if (staging.input(x, size_t(count) * sp_cuda_abi::elementBytes(dtype)) ||
         staging.input(s, sizeof(float)) ||
         staging.output(out, size_t(count)))
       return 1;

@@ -15,6 +15,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "CompiledABI.h"
 #include "HostTensor.h"
 
 #include "sp/Dialect/SP/IR/SPOps.h"
@@ -266,14 +267,11 @@ static SmallVector<HostTensor> makeInputs(const Signature &sig, const Job &job) 
   return inputs;
 }
 
-/// The symbol table and error hook of the CUDA runtime (CompiledABI.h).
+/// The symbol table and error hook of the CUDA runtime (CompiledABI.h),
+/// resolved with dlsym from the library --backend=cuda loads.
 namespace {
-struct CudaRuntimeSymbol {
-  const char *name;
-  void *address;
-};
-using CudaSymbolsFn = const CudaRuntimeSymbol *(*)(size_t *);
-using CudaErrorHandlerFn = void (*)(void (*)(const char *));
+using CudaSymbolsFn = decltype(&sp_cuda_rt_symbols);
+using CudaErrorHandlerFn = decltype(&sp_cuda_rt_set_error_handler);
 CudaSymbolsFn cudaSymbols = nullptr;
 void (*cudaFinalize)() = nullptr; // optional: destroys the communicator
 } // namespace
@@ -366,18 +364,19 @@ static Compiled compile(ModuleOp source, const Signature &sig,
                        llvm::toString(engine.takeError()));
   (*engine)->registerSymbols([](llvm::orc::MangleAndInterner interner) {
     llvm::orc::SymbolMap symbols;
+    // Both runtimes' tables are {name, address} arrays.
+    auto add = [&](const auto *table, size_t count) {
+      for (size_t i = 0; i < count; ++i)
+        symbols[interner(table[i].name)] = {
+            llvm::orc::ExecutorAddr::fromPtr(table[i].address),
+            llvm::JITSymbolFlags::Exported};
+    };
     size_t count = 0;
     const SPRuntimeSymbol *table = sp_rt_symbols(&count);
-    for (size_t i = 0; i < count; ++i)
-      symbols[interner(table[i].name)] = {
-          llvm::orc::ExecutorAddr::fromPtr(table[i].address),
-          llvm::JITSymbolFlags::Exported};
+    add(table, count);
     if (cudaSymbols) {
-      const CudaRuntimeSymbol *cudaTable = cudaSymbols(&count);
-      for (size_t i = 0; i < count; ++i)
-        symbols[interner(cudaTable[i].name)] = {
-            llvm::orc::ExecutorAddr::fromPtr(cudaTable[i].address),
-            llvm::JITSymbolFlags::Exported};
+      const SPCudaRuntimeSymbol *cudaTable = cudaSymbols(&count);
+      add(cudaTable, count);
     }
     return symbols;
   });

@@ -22,6 +22,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "HostCollectives.h"
 #include "HostKernels.h"
 #include "Kernels.h"
 
@@ -111,23 +112,8 @@ int norm(int dtype, int fp8, bool fused, bool quant, void *out, uint8_t *q,
 }
 
 //===----------------------------------------------------------------------===//
-// NCCL over the CPU runtime
+// NCCL over the CPU runtime (HostCollectives.h)
 //===----------------------------------------------------------------------===//
-
-struct UnrankedMemRef {
-  int64_t rank;
-  void *descriptor;
-};
-struct Vector1D {
-  int64_t words[5];
-  UnrankedMemRef memref;
-  Vector1D(const void *data, int64_t n) {
-    auto a = reinterpret_cast<int64_t>(data);
-    int64_t init[5] = {a, a, 0, n, 1};
-    std::memcpy(words, init, sizeof(words));
-    memref = {1, words};
-  }
-};
 
 struct MockComm {
   int rank;
@@ -137,43 +123,33 @@ struct MockComm {
 struct MockId {
   char internal[128];
 };
-} // namespace
 
-extern "C" {
-#define SP_CPU(T)                                                              \
-  void _mlir_ciface_sp_rt_all_reduce_##T(UnrankedMemRef *, UnrankedMemRef *,   \
-                                         int32_t, int64_t);                    \
-  void _mlir_ciface_sp_rt_reduce_scatter_##T(                                  \
-      UnrankedMemRef *, UnrankedMemRef *, int32_t, int64_t, int64_t);
-SP_CPU(f32)
-SP_CPU(f16)
-SP_CPU(bf16)
-SP_CPU(f64)
-#undef SP_CPU
-void _mlir_ciface_sp_rt_all_gather_i8(UnrankedMemRef *, UnrankedMemRef *,
-                                      int64_t, int64_t);
-}
-
-namespace {
 // nccl.h's values.
 enum { ncclInt8 = 0, ncclFloat16 = 6, ncclFloat32 = 7, ncclFloat64 = 8,
        ncclBfloat16 = 9 };
 enum { ncclSum = 0, ncclProd = 1, ncclMax = 2, ncclMin = 3, ncclAvg = 4 };
 constexpr int ncclSuccess = 0, ncclInvalidArgument = 4, ncclSystemError = 2;
 
-size_t ncclWidth(int type) {
+/// NCCL's data type as CompiledABI.h's DType code; -1 if not one sp uses.
+int dtypeOf(int type) {
   switch (type) {
   case ncclInt8:
-    return 1;
+    return sp_cuda_abi::Bytes;
   case ncclFloat16:
+    return sp_cuda_abi::F16;
   case ncclBfloat16:
-    return 2;
+    return sp_cuda_abi::BF16;
   case ncclFloat32:
-    return 4;
+    return sp_cuda_abi::F32;
   case ncclFloat64:
-    return 8;
+    return sp_cuda_abi::F64;
   }
-  return 0;
+  return -1;
+}
+
+size_t ncclWidth(int type) {
+  int dtype = dtypeOf(type);
+  return dtype < 0 ? 0 : sp_cuda_abi::elementBytes(dtype);
 }
 
 /// NCCL's op numbering to sp's ReductionKind (what the CPU runtime takes).
@@ -193,31 +169,16 @@ int spReduction(int op) {
   return -1;
 }
 
-/// Calls the CPU runtime's all_reduce or reduce_scatter for `type`.
+/// ncclAllReduce / ncclReduceScatter of `count` received elements.
 int reduce(bool scatter, const void *in, void *out, size_t count, int type,
            int op, MockComm *comm) {
   int kind = spReduction(op);
-  if (kind < 0 || !comm)
+  if (kind < 0 || !comm ||
+      !sp_host_collectives::reduce(scatter, in, out, /*outer=*/1,
+                                   int64_t(count), dtypeOf(type), kind,
+                                   comm->size))
     return ncclInvalidArgument;
-  Vector1D i(in, int64_t(scatter ? count * comm->size : count)),
-      o(out, int64_t(count));
-#define SP_REDUCE(CODE, T)                                                     \
-  case CODE:                                                                   \
-    if (scatter)                                                               \
-      _mlir_ciface_sp_rt_reduce_scatter_##T(&i.memref, &o.memref, kind,        \
-                                            comm->size, 0);                    \
-    else                                                                       \
-      _mlir_ciface_sp_rt_all_reduce_##T(&i.memref, &o.memref, kind,            \
-                                        comm->size);                           \
-    return ncclSuccess;
-  switch (type) {
-    SP_REDUCE(ncclFloat32, f32)
-    SP_REDUCE(ncclFloat16, f16)
-    SP_REDUCE(ncclBfloat16, bf16)
-    SP_REDUCE(ncclFloat64, f64)
-  }
-#undef SP_REDUCE
-  return ncclInvalidArgument;
+  return ncclSuccess;
 }
 } // namespace
 
@@ -466,9 +427,8 @@ MOCK_EXPORT int ncclAllGather(const void *in, void *out, size_t count,
     return ncclInvalidArgument;
   need(in, count * width, "ncclAllGather (send buffer)");
   need(out, count * width * comm->size, "ncclAllGather (receive buffer)");
-  Vector1D i(in, int64_t(count * width)),
-      o(out, int64_t(count * width * comm->size));
-  _mlir_ciface_sp_rt_all_gather_i8(&i.memref, &o.memref, comm->size, 0);
+  sp_host_collectives::allGather(in, out, /*outer=*/1, int64_t(count * width),
+                                 comm->size);
   return ncclSuccess;
 }
 
