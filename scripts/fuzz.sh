@@ -10,7 +10,7 @@ SECONDS_TO_RUN=${1:-120}
 BUILD_DIR=${SP_FUZZ_BUILD_DIR:-build-fuzz}
 if ! command -v clang++-22 >/dev/null; then
   SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
-  # clang-22 comes from the LLVM apt source scripts/setup.sh adds.
+  # clang-22 comes from the same apt source as LLVM/MLIR 22 (DESIGN.md).
   $SUDO apt-get update
   $SUDO apt-get install -y --no-install-recommends clang-22 libclang-rt-22-dev
 fi
