@@ -63,11 +63,9 @@ def chain_module(tokens: int, tp: int, layers: int = 4) -> str:
             + f"\n  return {', '.join(outs)} : {', '.join([q] * layers)}\n}}\n")
 
 
-_TIME = re.compile(r"time per call: ([0-9.]+) ms")
-
-
-def time_of(out: str) -> list[float]:
-    return [float(t) for t in _TIME.findall(out)]
+def ms(result: tools.RunResult, key: str) -> float:
+    """Median wall time per call of the slowest rank, from sp-run's report."""
+    return result.report["timings"][key]["slowest_rank_median_s"] * 1e3
 
 
 def residual_bytes(ir: str) -> int:
@@ -80,7 +78,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    sp_run, sp_opt = tools.find_tool("sp-run"), tools.find_tool("sp-opt")
+    sp_opt = tools.find_tool("sp-opt")
     rows, plot = [], []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -91,8 +89,8 @@ def main() -> None:
                     continue
                 path = tmp / f"norm{r}.mlir"
                 path.write_text(norm_module(r))
-                out = run([sp_run, str(path), f"--repeat={args.repeat}"]).stdout
-                norm_ms[r] = time_of(out)[0]
+                result = tools.sp_run(path, repeat=args.repeat, check=True)
+                norm_ms[r] = ms(result, "module")
         for tp in (2, 4):
             for tokens in (512, 2048):
                 path = tmp / f"chain{tp}_{tokens}.mlir"
@@ -100,10 +98,10 @@ def main() -> None:
                 after_ir = run([sp_opt, str(path), "--sp-sequence-parallelism", "--canonicalize"]).stdout
                 before_res = residual_bytes(path.read_text())
                 after_res = residual_bytes(after_ir)
-                out = run([sp_run, str(path), f"--ranks={tp}", f"--repeat={args.repeat}",
-                           "--compare=sp-sequence-parallelism,canonicalize"]).stdout
-                assert "outputs match" in out, out
-                e2e_before, e2e_after = time_of(out)
+                result = tools.sp_run(path, ranks=tp, repeat=args.repeat,
+                                      compare="sp-sequence-parallelism,canonicalize")
+                assert result.match, result.stdout + result.stderr
+                e2e_before, e2e_after = ms(result, "before"), ms(result, "after")
                 nb, na = norm_ms[tokens], norm_ms[tokens // tp]
                 rows.append([tp, tokens, f"{nb:.2f}", f"{na:.2f}", f"{na / nb:.2f}x",
                              before_res, after_res, f"{e2e_before:.1f}", f"{e2e_after:.1f}",

@@ -7,10 +7,12 @@ PY=${SP_BUILD_DIR:-build}/venv/bin/python
 $PY bench/compile_time.py
 $PY bench/cpu_exec.py
 $PY bench/gpu_model.py
+$PY bench/collective_matmul.py
+$PY bench/collective_crossover.py
 {
   cat bench/README.md
   echo
-  for name in compile_time cpu_exec gpu_model; do
+  for name in compile_time cpu_exec gpu_model collective_matmul collective_crossover; do
     # Tables live in docs/bench/; make their image links relative to docs/.
     sed "s|(\(${name}\.png\))|(bench/\1)|" "docs/bench/${name}.md"
     echo

@@ -39,6 +39,6 @@ if(SP_CUDA)
   install(TARGETS sp_cuda_runtime sp_cuda_kernels
     LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
   install(FILES runtime/cuda/CudaRuntime.h runtime/cuda/Kernels.h
-    runtime/cuda/CompiledABI.h
+    runtime/cuda-abi/CompiledABI.h
     DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/sp/Runtime/cuda)
 endif()

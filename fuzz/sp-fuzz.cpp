@@ -16,6 +16,7 @@
 #include "sp/Conversion/Passes.h"
 #include "sp/Dialect/SP/Transforms/Passes.h"
 #include "sp/Registration/Registration.h"
+#include "sp/Support/NestingDepth.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Diagnostics.h"
@@ -79,7 +80,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   // MLIR's lexer reads up to a terminating NUL: the fuzzer's bytes have none
   // (the first finding of this harness), a std::string does.
   std::string source(reinterpret_cast<const char *>(data), size);
-  if (hasHugeResultIndex(source))
+  // sp's tools refuse deep nesting before parsing (NestingDepth.h).
+  if (hasHugeResultIndex(source) || sp::findExcessiveNesting(source))
     return 0;
   OwningOpRef<ModuleOp> module =
       parseSourceString<ModuleOp>(source, ParserConfig(&context));

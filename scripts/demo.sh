@@ -2,9 +2,12 @@
 # The main job: the bundled example model (4-layer Llama-like, TP 4, bf16 with
 # FP8 quant) before and after sequence parallelism, with the pass's report;
 # then both versions run on 4 CPU ranks (MPI processes) on the same inputs
-# and their outputs are compared bit for bit; last, the rewritten model is
-# lowered for GPUs (the NCCL calls and kernel launches it makes) and that
-# lowering is run through the emulated CUDA runtime against the CPU path.
+# and their outputs are compared bit for bit; then the GEMMs are fused with
+# the gathers and scatters beside them (collective matmul), written out as
+# pipelined loops, and run against the unfused program; last, the fused
+# model is lowered for GPUs (the NCCL calls, kernel launches and pipelined
+# cuBLASLt GEMMs it makes) and that lowering is run through the emulated
+# CUDA runtime against the CPU path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${SP_BUILD_DIR:-build}
@@ -46,15 +49,43 @@ echo "== sp-run: before vs after on 4 CPU ranks (MPI), same inputs"
 "$BUILD_DIR/bin/sp-run" "$MODEL" --ranks=4 \
   --compare=sp-sequence-parallelism,canonicalize
 echo
-echo "== sp-opt --sp-lower-to-cuda: what the rewritten model calls on GPUs"
-"$SP_OPT" "$OUT/after.mlir" --sp-lower-to-cuda -o "$OUT/cuda.mlir"
+echo "== sp-opt --sp-collective-matmul: GEMMs fused with the gather before / scatter after them"
+"$SP_OPT" "$OUT/after.mlir" --sp-collective-matmul=report="$OUT/fused.json" \
+  -o "$OUT/fused.mlir" 2> "$OUT/fused.remarks"
+python3 - "$OUT/fused.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+s = r["sites"]
+print(f"  {s['all_gather_matmul']} sp.all_gather_matmul + {s['matmul_reduce_scatter']} "
+      f"sp.matmul_reduce_scatter (2 + 2 per layer); {s['left_alone']} collectives left alone:")
+for site in r["left_alone"]:
+    print(f"    {site['op']}: {site['reason']}")
+print(f"  collective bytes per rank unchanged: {r['before']['bytes_per_rank']} -> "
+      f"{r['after']['bytes_per_rank']}")
+PY
+grep -m2 -E "sp\.(all_gather_matmul|matmul_reduce_scatter) " "$OUT/fused.mlir" | cut -c1-160
+echo
+echo "== sp-decompose-collective-matmul: the first pipelined loop (GEMM between a transfer's start and use)"
+"$SP_OPT" "$OUT/fused.mlir" --sp-decompose-collective-matmul --canonicalize -o "$OUT/pipelined.mlir"
+sed -n '/scf.for/,/scf.yield/p' "$OUT/pipelined.mlir" | grep -E "scf.for|ring_shift|linalg.matmul|insert_slice|scf.yield" \
+  | head -6 | cut -c1-150
+echo
+echo "== sp-run: sequence parallelism alone vs + fused + pipelined (MPI_Isend/Irecv), 4 CPU ranks"
+# (The remarks of the pipeline went to stderr; shown above already.)
+"$BUILD_DIR/bin/sp-run" "$OUT/after.mlir" --ranks=4 \
+  --compare=sp-collective-matmul,sp-decompose-collective-matmul 2> "$OUT/run.err" \
+  || { cat "$OUT/run.err"; exit 1; }
+echo
+echo "== sp-opt --sp-lower-to-cuda: what the fused model calls on GPUs"
+"$SP_OPT" "$OUT/fused.mlir" --sp-lower-to-cuda -o "$OUT/cuda.mlir"
 grep -o "llvm.call @sp_cuda_rt_[a-zA-Z0-9_]*" "$OUT/cuda.mlir" | sed 's/llvm.call @//' \
   | sort | uniq -c | sed 's/^/  /'
-echo "  (reduce_scatter/all_gather: NCCL; the others: sp's CUDA kernels)"
+echo "  (reduce_scatter/all_gather: NCCL; *_matmul_*: cuBLASLt GEMMs pipelined with"
+echo "   NCCL send/recv; the others: sp's CUDA kernels)"
 echo
 echo "== sp-run --backend=cuda, emulated runtime (no GPU here): same outputs as the CPU path?"
-"$BUILD_DIR/bin/sp-run" "$OUT/after.mlir" --ranks=4 --outputs="$OUT/cpu" > /dev/null
-"$BUILD_DIR/bin/sp-run" "$OUT/after.mlir" --ranks=4 --outputs="$OUT/cuda" --backend=cuda \
+"$BUILD_DIR/bin/sp-run" "$OUT/fused.mlir" --ranks=4 --outputs="$OUT/cpu" > /dev/null
+"$BUILD_DIR/bin/sp-run" "$OUT/fused.mlir" --ranks=4 --outputs="$OUT/cuda" --backend=cuda \
   --cuda-runtime="$BUILD_DIR/lib/libsp_cuda_runtime_emulated.so" > /dev/null
 if diff -r "$OUT/cpu" "$OUT/cuda" > /dev/null; then
   echo "  CUDA lowering (emulated) == CPU lowering, bit for bit, on all 4 ranks"

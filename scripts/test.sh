@@ -7,7 +7,8 @@ BUILD_DIR=${SP_BUILD_DIR:-build}
 LOG=$(mktemp)
 
 cmake --build "$BUILD_DIR" -j "${SP_JOBS:-2}" || exit 1
-/usr/lib/llvm-22/bin/lit -sv "$BUILD_DIR/test" 2>&1 | tee "$LOG"
+# SP_LONG_TESTS=1 also runs the real-size tests (REQUIRES: long-tests).
+/usr/lib/llvm-22/bin/lit -sv ${SP_LONG_TESTS:+--param long_tests=1} "$BUILD_DIR/test" 2>&1 | tee "$LOG"
 status=${PIPESTATUS[0]}
 
 passed=$(sed -n 's/^ *Passed *: *\([0-9]*\).*/\1/p' "$LOG" | tail -1)

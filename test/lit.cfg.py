@@ -10,7 +10,7 @@ config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 config.suffixes = [".mlir", ".test"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.sp_obj_root, "test")
-config.excludes = ["Inputs", "run_over_inputs.py", "run_regressions.py", "CMakeLists.txt", "README.txt", "lit.cfg.py",
+config.excludes = ["Inputs", "run_over_inputs.py", "run_regressions.py", "check_pass_options.py", "check_dependencies.py", "check_gemm_tolerance.py", "CMakeLists.txt", "README.txt", "lit.cfg.py",
                    "lit.site.cfg.py"]
 
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
@@ -39,13 +39,37 @@ if config.sp_sanitizers:
     config.available_features.add("sanitizers")
 config.substitutions.append(("%mlir_opt", mlir_opt))
 
+# mlir-runner and its utility libraries, to run lowered programs without
+# sp-run (longer names first: substitutions apply in order).
+llvm_lib_dir = os.path.join(os.path.dirname(config.llvm_tools_dir), "lib")
+mlir_runner = os.path.join(config.llvm_tools_dir, "mlir-runner")
+if config.sp_sanitizers:
+    mlir_runner = f"env LD_PRELOAD={libasan} {mlir_runner}"
+config.substitutions.append(("%mlir_runner_utils", os.path.join(llvm_lib_dir, "libmlir_runner_utils.so")))
+config.substitutions.append(("%mlir_c_runner_utils", os.path.join(llvm_lib_dir, "libmlir_c_runner_utils.so")))
+config.substitutions.append(("%mlir_runner", mlir_runner))
+
 tool_dirs = [config.sp_tools_dir, config.llvm_tools_dir]
-tools = ["sp-opt", "sp-run", "FileCheck", "not", "count", "split-file"]
+tools = ["sp-opt", "sp-run", "sp-smith", "FileCheck", "not", "count", "split-file",
+         "mlir-translate", "llc"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
+
+# Real-size runs (minutes each): lit --param long_tests=1, or SP_LONG_TESTS=1.
+if lit_config.params.get("long_tests") or os.environ.get("SP_LONG_TESTS"):
+    config.available_features.add("long-tests")
 
 # The model generator (python/sp_tools) runs in tests as `%python -m ...`.
 config.environment["PYTHONPATH"] = os.path.join(config.sp_src_root, "python")
 config.substitutions.append(("%modelgen", config.python_executable + " -m sp_tools.modelgen"))
+
+# The Python tools that need numpy (sp_tools.sharded_check) run in the venv
+# scripts/setup.sh makes (build/venv); a sanitizer build borrows build's.
+for venv_python in [os.path.join(config.sp_obj_root, "venv", "bin", "python"),
+                    os.path.join(config.sp_src_root, "build", "venv", "bin", "python")]:
+    if os.path.exists(venv_python):
+        config.available_features.add("numpy")
+        config.substitutions.append(("%numpy_python", venv_python))
+        break
 
 # CUDA: the kernels are built when a toolkit is there; a GPU may or may not be.
 if config.sp_cuda:

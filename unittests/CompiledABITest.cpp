@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "CompiledABI.h"
+#include "GroupMemref.h"
 
 #include "sp/Runtime/Numerics.h"
 
@@ -44,6 +45,11 @@ struct Descriptor {
   }
   UnrankedMemRef *operator&() { return &memref; }
 };
+
+/// The descriptor of a group of every one of `ranks` ranks.
+GroupMemref everyRank(int64_t ranks) {
+  return GroupMemref(sp_runtime::GroupLayout::encodeWorld(ranks));
+}
 } // namespace
 
 extern "C" {
@@ -54,10 +60,16 @@ void _mlir_ciface_sp_cuda_rt_rms_norm_quant_f32_f8E4M3FN(
     UnrankedMemRef *, UnrankedMemRef *, UnrankedMemRef *, UnrankedMemRef *,
     float, const char *);
 void _mlir_ciface_sp_cuda_rt_all_reduce_f32(UnrankedMemRef *, UnrankedMemRef *,
-                                            int32_t, int64_t, const char *);
+                                            int32_t,
+                                            sp_cuda_abi::GroupDescriptor *,
+                                            const char *);
 void _mlir_ciface_sp_cuda_rt_reduce_scatter_f32(UnrankedMemRef *,
                                                 UnrankedMemRef *, int32_t,
-                                                int64_t, int64_t, const char *);
+                                                sp_cuda_abi::GroupDescriptor *,
+                                                int64_t, const char *);
+void _mlir_ciface_sp_cuda_rt_all_gather_f32(UnrankedMemRef *, UnrankedMemRef *,
+                                            sp_cuda_abi::GroupDescriptor *,
+                                            int64_t, const char *);
 }
 
 static const char *kLoc = "sp.rms_norm at model.mlir:12:5";
@@ -101,8 +113,24 @@ TEST(CompiledABI, RowsAreEverythingButTheLastDimAndOffsetsAreHonored) {
 TEST(CompiledABI, SingleRankCollectivesCopy) {
   std::vector<float> in = {1, 2, 3, 4}, out(4, 0);
   Descriptor din(in.data(), {2, 2}), dout(out.data(), {2, 2});
-  _mlir_ciface_sp_cuda_rt_all_reduce_f32(&din, &dout, 0, 1, "sp.all_reduce");
+  GroupMemref one = everyRank(1);
+  _mlir_ciface_sp_cuda_rt_all_reduce_f32(&din, &dout, 0, &one, "sp.all_reduce");
   EXPECT_EQ(out, in);
+}
+
+// A layout whose grid is the job's one rank: a group of one (here through
+// the CPU runtime's communicator for the layout), so the collectives copy.
+TEST(CompiledABI, LayoutGroupsOfTheJobsRanks) {
+  std::vector<float> in = {1, 2, 3, 4}, out(4, 0), gathered(4, 0);
+  Descriptor din(in.data(), {4}), dout(out.data(), {4}),
+      dgathered(gathered.data(), {4});
+  GroupMemref layout(sp_runtime::GroupLayout::encode({1, 1}, {1}));
+  _mlir_ciface_sp_cuda_rt_reduce_scatter_f32(&din, &dout, 0, &layout, 0,
+                                             "sp.reduce_scatter");
+  EXPECT_EQ(out, in);
+  _mlir_ciface_sp_cuda_rt_all_gather_f32(&dout, &dgathered, &layout, 0,
+                                         "sp.all_gather");
+  EXPECT_EQ(gathered, in);
 }
 
 using CompiledABIDeathTest = ::testing::Test;
@@ -138,11 +166,45 @@ TEST(CompiledABIDeathTest, ShapesAreChecked) {
 TEST(CompiledABIDeathTest, GroupSizeMustMatchTheJob) {
   std::vector<float> in(8), out(4);
   Descriptor din(in.data(), {8}), dout(out.data(), {4});
+  GroupMemref two = everyRank(2);
   EXPECT_EXIT(_mlir_ciface_sp_cuda_rt_reduce_scatter_f32(
-                  &din, &dout, 0, 2, 0, "sp.reduce_scatter at m.mlir:3:8"),
+                  &din, &dout, 0, &two, 0, "sp.reduce_scatter at m.mlir:3:8"),
               ::testing::ExitedWithCode(1),
               "sp.reduce_scatter at m.mlir:3:8: runs over a group of 2 ranks, "
               "but the job has 1 ranks \\(start it with --ranks=2\\)");
+}
+
+TEST(CompiledABIDeathTest, TheGridMustBeTheJob) {
+  std::vector<float> in(8), out(2);
+  Descriptor din(in.data(), {8}), dout(out.data(), {2});
+  GroupMemref tp(sp_runtime::GroupLayout::encode({2, 4}, {1}));
+  EXPECT_EXIT(_mlir_ciface_sp_cuda_rt_reduce_scatter_f32(
+                  &din, &dout, 0, &tp, 0, "sp.reduce_scatter at m.mlir:3:8"),
+              ::testing::ExitedWithCode(1),
+              "sp.reduce_scatter at m.mlir:3:8: runs over a group of 4 ranks "
+              "laid out as grid \\[2, 4\\] axes \\[1\\] \\(a job of 8 "
+              "ranks\\), but the job has 1 ranks \\(start it with "
+              "--ranks=8\\)");
+}
+
+TEST(CompiledABIDeathTest, MalformedGroupDescriptors) {
+  std::vector<float> in(4), out(4);
+  Descriptor din(in.data(), {4}), dout(out.data(), {4});
+  GroupMemref twice({2, 1, 1, 2, 1, 1});
+  EXPECT_EXIT(_mlir_ciface_sp_cuda_rt_all_reduce_f32(&din, &dout, 0, &twice,
+                                                     "sp.all_reduce at a:1:1"),
+              ::testing::ExitedWithCode(1),
+              "sp.all_reduce at a:1:1: the group descriptor spans axis 1 "
+              "twice");
+  GroupMemref truncated({2, 2});
+  EXPECT_EXIT(_mlir_ciface_sp_cuda_rt_all_reduce_f32(
+                  &din, &dout, 0, &truncated, "sp.all_reduce at a:1:1"),
+              ::testing::ExitedWithCode(1),
+              "the group descriptor's grid has 2 axes, which does not fit its "
+              "2 words");
+  EXPECT_EXIT(_mlir_ciface_sp_cuda_rt_all_reduce_f32(&din, &dout, 0, nullptr,
+                                                     "sp.all_reduce at a:1:1"),
+              ::testing::ExitedWithCode(1), "the group descriptor is missing");
 }
 
 static void exitSeven(const char *message) {
@@ -157,7 +219,8 @@ TEST(CompiledABIDeathTest, AnInstalledHandlerReceivesTheMessage) {
   EXPECT_EXIT(
       {
         sp_cuda_rt_set_error_handler(&exitSeven);
-        _mlir_ciface_sp_cuda_rt_all_reduce_f32(&din, &dout, 0, 1,
+        GroupMemref one = everyRank(1);
+        _mlir_ciface_sp_cuda_rt_all_reduce_f32(&din, &dout, 0, &one,
                                                "sp.all_reduce at m.mlir:1:1");
       },
       ::testing::ExitedWithCode(7),
@@ -167,10 +230,12 @@ TEST(CompiledABIDeathTest, AnInstalledHandlerReceivesTheMessage) {
 
 TEST(CompiledABI, TheSymbolTableListsEveryEntryPoint) {
   size_t count = 0;
-  const SPCudaRuntimeSymbol *table = sp_cuda_rt_symbols(&count);
+  const SPRuntimeSymbol *table = sp_cuda_rt_symbols(&count);
   // rank, size; 4 types x (all_reduce, reduce_scatter); 10 gathers;
-  // 3 types x 2 norms; 3 types x 2 fp8 x 3 quant kernels.
-  EXPECT_EQ(count, 2u + 8u + 10u + 6u + 18u);
+  // 3 types x 2 norms; 3 types x 2 fp8 x 3 quant kernels; the ring shift's
+  // wait and 10 starts; 5 operand x 3 result types x 2 collective matmuls,
+  // and 2 fp8 x 3 result types x 2 in the scaled form; the function exit.
+  EXPECT_EQ(count, 2u + 8u + 10u + 6u + 18u + 1u + 10u + 30u + 12u + 1u);
   for (size_t i = 0; i < count; ++i)
     EXPECT_NE(table[i].address, nullptr) << table[i].name;
 }

@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "sp/Dialect/SP/Transforms/Passes.h"
+#include "sp/Pipelines/Pipelines.h"
 #include "sp/Registration/Registration.h"
 #include "sp/Runtime/Numerics.h"
 

@@ -53,8 +53,9 @@ TEST_F(DialectTest, BuildVerifyAndFold) {
 
   ASSERT_TRUE(succeeded(verify(*module)));
   EXPECT_EQ(sp::getGroupSize(gather), 4);
-  EXPECT_EQ(gather.getGroupOp(), group);
-  EXPECT_TRUE(sp::isCollective(slice));
+  EXPECT_EQ(cast<sp::CollectiveOpInterface>(gather.getOperation()).getGroupOp(),
+            group);
+  EXPECT_TRUE(isa<sp::CollectiveOpInterface>(slice.getOperation()));
 
   // all_slice(all_gather(x)) folds to x.
   SmallVector<OpFoldResult> folded;

@@ -1,6 +1,7 @@
 //===- ReplicationTest.cpp - the replication analysis ---------------------===//
 
-#include "sp/Dialect/SP/Transforms/Replication.h"
+#include "sp/Dialect/SP/Analysis/Replication.h"
+#include "sp/Dialect/SP/IR/SPOps.h"
 #include "sp/Registration/Registration.h"
 
 #include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
@@ -109,4 +110,83 @@ TEST_F(ReplicationTest, InnerBlockArgumentsAreNotReplicated) {
     })mlir");
   sp::ReplicationAnalysis analysis;
   EXPECT_FALSE(analysis.isReplicated(values[0]));
+}
+
+TEST_F(ReplicationTest, GridAxes) {
+  // DP 2 x TP 2: %x is split over dp (axis 0), the same within a tp group.
+  auto values = returned(R"mlir(
+    sp.group @tp size(2) grid [2, 2] axes [1]
+    sp.group @dp size(2) grid [2, 2] axes [0]
+    func.func @f(%x: tensor<4xf32> {sp.replicated_axes = array<i64: 1>},
+                 %w: tensor<4xf32>)
+        -> (tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<2xf32>,
+            index, tensor<4xf32>, tensor<4xf32>) {
+      %r = sp.all_reduce %w over @tp : tensor<4xf32>
+      %rr = sp.all_reduce %r over @dp : tensor<4xf32>
+      %s = sp.reduce_scatter %x over @dp : tensor<4xf32> -> tensor<2xf32>
+      %k = sp.group_rank @dp
+      %g = sp.all_reduce %x over @dp : tensor<4xf32>
+      return %x, %r, %rr, %s, %k, %w, %g
+          : tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<2xf32>,
+            index, tensor<4xf32>, tensor<4xf32>
+    })mlir");
+  ASSERT_EQ(values.size(), 7u);
+  auto group = [&](StringRef name) {
+    return cast<sp::GroupOp>(module->lookupSymbol(name));
+  };
+  sp::ReplicationAnalysis analysis;
+  sp::GroupOp tp = group("tp"), dp = group("dp");
+  // %x: the same within tp, not within dp, not everywhere.
+  EXPECT_TRUE(analysis.isReplicatedWithin(values[0], tp));
+  EXPECT_FALSE(analysis.isReplicatedWithin(values[0], dp));
+  EXPECT_FALSE(analysis.isReplicated(values[0]));
+  // all_reduce over tp: the same within tp only; then over dp: everywhere.
+  EXPECT_TRUE(analysis.isReplicatedWithin(values[1], tp));
+  EXPECT_FALSE(analysis.isReplicatedWithin(values[1], dp));
+  EXPECT_TRUE(analysis.isReplicated(values[2]));
+  // reduce_scatter over dp of %x keeps what held along tp.
+  EXPECT_TRUE(analysis.isReplicatedWithin(values[3], tp));
+  EXPECT_FALSE(analysis.isReplicatedWithin(values[3], dp));
+  // The dp rank is the same within a tp group.
+  EXPECT_TRUE(analysis.isReplicatedWithin(values[4], tp));
+  EXPECT_FALSE(analysis.isReplicatedWithin(values[4], dp));
+  // A plain argument holds nowhere; %x all-reduced over dp: everywhere.
+  EXPECT_FALSE(analysis.isReplicatedWithin(values[5], tp));
+  EXPECT_TRUE(analysis.isReplicated(values[6]));
+}
+
+TEST_F(ReplicationTest, DifferentGridsAreConservative) {
+  // Two grids: axes do not compare across them, so nothing is gained from
+  // layout groups (but a group of every rank still gives everything).
+  auto values = returned(R"mlir(
+    sp.group @a size(2) grid [2, 2] axes [1]
+    sp.group @b size(2) grid [2, 4] axes [0]
+    sp.group @all size(4)
+    func.func @f(%w: tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>) {
+      %r = sp.all_reduce %w over @a : tensor<4xf32>
+      %e = sp.all_reduce %w over @all : tensor<4xf32>
+      return %r, %e : tensor<4xf32>, tensor<4xf32>
+    })mlir");
+  sp::ReplicationAnalysis analysis;
+  auto a = cast<sp::GroupOp>(module->lookupSymbol("a"));
+  EXPECT_FALSE(analysis.isReplicatedWithin(values[0], a));
+  EXPECT_TRUE(analysis.isReplicated(values[1]));
+}
+
+TEST_F(ReplicationTest, GemmProductsFollowTheWeight) {
+  // The product of a gathered lhs with a weight shard varies; with a
+  // replicated weight it is the same everywhere.
+  auto values = returned(R"mlir(
+    sp.group @tp size(2)
+    func.func @f(%x: tensor<4x8xf32>, %shard: tensor<8x2xf32>,
+                 %w: tensor<8x2xf32> {sp.replicated})
+        -> (tensor<8x2xf32>, tensor<8x2xf32>, tensor<8x8xf32>) {
+      %p = sp.all_gather_matmul %x, %shard over @tp : tensor<4x8xf32>, tensor<8x2xf32> -> tensor<8x2xf32>
+      %q, %g = sp.all_gather_matmul %x, %w over @tp : tensor<4x8xf32>, tensor<8x2xf32> -> tensor<8x2xf32>, tensor<8x8xf32>
+      return %p, %q, %g : tensor<8x2xf32>, tensor<8x2xf32>, tensor<8x8xf32>
+    })mlir");
+  sp::ReplicationAnalysis analysis;
+  EXPECT_FALSE(analysis.isReplicated(values[0]));
+  EXPECT_TRUE(analysis.isReplicated(values[1]));
+  EXPECT_TRUE(analysis.isReplicated(values[2]));
 }

@@ -3,20 +3,24 @@
 #include "sp/Registration/Registration.h"
 
 #include "sp/Conversion/Passes.h"
+#include "sp/Dialect/Arith/Transforms/Passes.h"
 #include "sp/Dialect/SP/IR/SPDialect.h"
+#include "sp/Dialect/SP/Transforms/BufferizableOpInterfaceImpl.h"
 #include "sp/Dialect/SP/Transforms/Passes.h"
+#include "sp/Pipelines/Pipelines.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/PDL/IR/PDL.h"
 #include "mlir/Dialect/PDLInterp/IR/PDLInterp.h"
+#include "mlir/Dialect/Shard/IR/ShardDialect.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/DialectRegistry.h"
 
 void mlir::sp::registerSPDialects(DialectRegistry &registry) {
   registry.insert<SPDialect, arith::ArithDialect, func::FuncDialect,
                   tensor::TensorDialect, pdl::PDLDialect,
-                  pdl_interp::PDLInterpDialect>();
+                  pdl_interp::PDLInterpDialect, shard::ShardDialect>();
   registerBufferizableOpInterfaceExternalModels(registry);
 }
 
@@ -26,6 +30,7 @@ void mlir::sp::registerSPPasses() {
   static bool registered = [] {
     registerSPTransformsPasses();
     registerSPConversionPasses();
+    registerSPArithTransformsPasses();
     registerSPPipelines();
     return true;
   }();

@@ -89,7 +89,7 @@ class OutputInfo:
     index: int
     type: str
     fingerprints: list[str]
-    values: list[list[float]] | None = None
+    values: list[list[float | None]] | None = None
 
 
 @dataclasses.dataclass
@@ -107,6 +107,7 @@ class RunResult:
     stderr: str
     outputs: list[OutputInfo]
     comparison: list[CompareLine] | None
+    report: dict | None = None
 
     @property
     def match(self) -> bool | None:
@@ -115,58 +116,69 @@ class RunResult:
         return self.returncode == 0 and all(c.identical for c in self.comparison)
 
 
-_OUTPUT = re.compile(r"^output (\d+): (\S+)$")
-_FP = re.compile(r"^  rank (\d+): fnv1a (0x[0-9a-f]+)$")
-_VALUES = re.compile(r"^  rank (\d+) values:(.*)$")
-_COMPARE = re.compile(r"^  output (\d+): (\S+): (identical on all ranks|DIFFERS: .*)$")
+def _outputs(entries: list[dict]) -> list[OutputInfo]:
+    return [OutputInfo(e["index"], e["type"], e["fnv1a"], e.get("values")) for e in entries]
 
 
-def parse_run_output(stdout: str) -> tuple[list[OutputInfo], list[CompareLine] | None]:
-    outputs: list[OutputInfo] = []
-    comparison: list[CompareLine] | None = None
-    for line in stdout.splitlines():
-        if m := _OUTPUT.match(line):
-            outputs.append(OutputInfo(int(m[1]), m[2], []))
-        elif (m := _FP.match(line)) and outputs:
-            outputs[-1].fingerprints.append(m[2])
-        elif (m := _VALUES.match(line)) and outputs:
-            if outputs[-1].values is None:
-                outputs[-1].values = []
-            outputs[-1].values.append([float(v) for v in m[2].split()])
-        elif m := _COMPARE.match(line):
-            comparison = comparison or []
-            comparison.append(CompareLine(int(m[1]), m[2], m[3].startswith("identical"), m[3]))
-        elif line.startswith("sp-run: comparing"):
-            comparison = comparison or []
-    return outputs, comparison
+def _comparison(report: dict) -> list[CompareLine] | None:
+    comparison = report.get("comparison")
+    if comparison is None:
+        return None
+    lines = []
+    for o in comparison["outputs"]:
+        if o["identical"]:
+            detail = "identical on all ranks"
+        elif o["type"] != o["after_type"]:
+            detail = f"type changed from {o['type']} to {o['after_type']}"
+        else:
+            detail = (f"DIFFERS: {o['differing_elements']} of {o['elements']} elements on "
+                      f"{o['ranks_differing']} of {report['ranks']} ranks, "
+                      f"max |before - after| = {o['max_abs_difference']}")
+        lines.append(CompareLine(o["index"], o["type"], o["identical"], detail))
+    if comparison["outputs_before"] != comparison["outputs_after"]:
+        lines.append(CompareLine(-1, "", False,
+                                 f"the number of outputs changed from {comparison['outputs_before']} "
+                                 f"to {comparison['outputs_after']}"))
+    return lines
 
 
 def sp_run(module: str | os.PathLike, ranks: int = 1, compare: str | None = None,
            entry: str | None = None, seed: int = 0, inputs: str | None = None,
            outputs: str | None = None, print_values: bool = False,
            timeout: int = 600, check: bool = False, backend: str = "cpu",
-           cuda_runtime: str | os.PathLike | None = None) -> RunResult:
-    """Runs sp-run and parses its report. `backend` is "cpu" or "cuda";
-    `cuda_runtime` picks the CUDA runtime library (e.g. the emulated one).
-    With `check`, raises ToolError on a non-zero exit."""
-    cmd = [find_tool("sp-run"), str(module), f"--ranks={ranks}", f"--seed={seed}",
-           f"--timeout={timeout}"]
-    if compare:
-        cmd.append(f"--compare={compare}")
-    if entry:
-        cmd.append(f"--entry={entry}")
-    if inputs:
-        cmd.append(f"--inputs={inputs}")
-    if outputs:
-        cmd.append(f"--outputs={outputs}")
-    if print_values:
-        cmd.append("--print")
-    if backend != "cpu":
-        cmd.append(f"--backend={backend}")
-    if cuda_runtime:
-        cmd.append(f"--cuda-runtime={cuda_runtime}")
-    run = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 60)
-    if check and run.returncode != 0:
-        raise ToolError(f"sp-run failed ({run.returncode})", run.stderr + run.stdout)
-    outs, comparison = parse_run_output(run.stdout)
-    return RunResult(run.returncode, run.stdout, run.stderr, outs, comparison)
+           cuda_runtime: str | os.PathLike | None = None,
+           repeat: int = 0) -> RunResult:
+    """Runs sp-run and reads its JSON report (--report). `backend` is "cpu"
+    or "cuda"; `cuda_runtime` picks the CUDA runtime library (e.g. the
+    emulated one). With `check`, raises ToolError on a non-zero exit."""
+    with tempfile.TemporaryDirectory() as tmp:
+        report_path = os.path.join(tmp, "report.json")
+        cmd = [find_tool("sp-run"), str(module), f"--ranks={ranks}", f"--seed={seed}",
+               f"--timeout={timeout}", f"--report={report_path}"]
+        if compare:
+            cmd.append(f"--compare={compare}")
+        if entry:
+            cmd.append(f"--entry={entry}")
+        if inputs:
+            cmd.append(f"--inputs={inputs}")
+        if outputs:
+            cmd.append(f"--outputs={outputs}")
+        if print_values:
+            cmd.append("--print")
+        if repeat:
+            cmd.append(f"--repeat={repeat}")
+        if backend != "cpu":
+            cmd.append(f"--backend={backend}")
+        if cuda_runtime:
+            cmd.append(f"--cuda-runtime={cuda_runtime}")
+        run = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 60)
+        if check and run.returncode != 0:
+            raise ToolError(f"sp-run failed ({run.returncode})", run.stderr + run.stdout)
+        report = None
+        if os.path.exists(report_path) and os.path.getsize(report_path) > 0:
+            with open(report_path) as f:
+                report = json.load(f)
+    if report is None:
+        return RunResult(run.returncode, run.stdout, run.stderr, [], None, None)
+    return RunResult(run.returncode, run.stdout, run.stderr, _outputs(report["outputs"]),
+                     _comparison(report), report)

@@ -72,3 +72,29 @@ def test_sp_run_cuda_backend_emulated(tmp_path):
     compared = tools.sp_run(path, ranks=2, backend="cuda", cuda_runtime=emulated,
                             compare="sp-sequence-parallelism")
     assert compared.match is True, compared.stdout + compared.stderr
+
+
+def test_sp_run_report(tmp_path):
+    """sp-run's JSON report: per-rank fingerprints and values, per-rank
+    timings, and the comparison of a deliberately wrong rewrite."""
+    path = tmp_path / "m.mlir"
+    path.write_text(modelgen.generate(modelgen.ModelConfig(
+        layers=1, tokens=8, hidden=4, intermediate=8, tp=2, embedding="replicated")))
+    result = tools.sp_run(path, ranks=2, print_values=True, repeat=2, check=True)
+    report = result.report
+    assert report["tool"] == "sp-run" and report["ranks"] == 2 and report["backend"] == "cpu"
+    assert len(report["first_call_s"]) == 2
+    timing = report["timings"]["module"]
+    assert report["timings"]["calls"] == 2 and len(timing["per_rank_median_s"]) == 2
+    assert timing["slowest_rank_median_s"] >= max(timing["per_rank_median_s"]) * 0.5
+    out = result.outputs[0]
+    assert out.type == "tensor<8x4xbf16>" and len(out.values) == 2 and len(out.values[0]) == 32
+    # Every rank-local slice wrong: the comparison names the differences.
+    wrong = tools.sp_run(path, ranks=2,
+                         compare="sp-sequence-parallelism,test-sp-slice-first-rows")
+    assert wrong.returncode == 1 and wrong.match is False
+    line = wrong.comparison[0]
+    assert not line.identical and line.detail.startswith("DIFFERS:"), line
+    entry = wrong.report["comparison"]["outputs"][0]
+    # Rank 1 uses rank 0's rows; the gathered output differs on both ranks.
+    assert entry["ranks_differing"] == 2 and 0 < entry["differing_elements"] < entry["elements"]

@@ -87,6 +87,55 @@ inline void quant(int dtype, int fp8, uint8_t *q, const void *x,
                     fp8Of(fp8));
 }
 
+/// Element `i` of a GEMM operand of GemmInput `type`, as a float (exact).
+inline float gemmOperand(const void *data, int type, int64_t i) {
+  switch (type) {
+  case sp_cuda_abi::GemmF32:
+    return static_cast<const float *>(data)[i];
+  case sp_cuda_abi::GemmF16:
+    return f16ToFloat(static_cast<const uint16_t *>(data)[i]);
+  case sp_cuda_abi::GemmBF16:
+    return bf16ToFloat(static_cast<const uint16_t *>(data)[i]);
+  case sp_cuda_abi::GemmF8E4M3FN:
+    return fp8ToFloat(static_cast<const uint8_t *>(data)[i], FP8Kind::E4M3FN);
+  default:
+    return fp8ToFloat(static_cast<const uint8_t *>(data)[i],
+                      FP8Kind::E4M3FNUZ);
+  }
+}
+
+/// out[rows][n] = lhs[rows][k] x rhs[k][n] with the numerics of the
+/// collective matmul ops' GEMM (CompiledABI.h), as sp-lower-to-cpu computes
+/// linalg.matmul: operands converted to the result type T, sums rounded to
+/// T from +0 in k order, products rounded to T for f16 and f32 but not for
+/// bf16 (the CPU lowering emulates bf16 in f32, and the multiply-add's
+/// product stays in f32: arith-emulate-unsupported-floats marks its
+/// extf/truncf pair `contract`, which folds). Scaled: f32 then
+/// T(acc * (lhsScale * rhsScale)). Bit for bit the CPU path's result.
+inline void gemm(const sp_cuda_abi::CollectiveMatmulCall &c, const void *lhs,
+                 int64_t rows, void *out) {
+  ElementKind kind = kindOf(c.outType);
+  float scale = c.scaled ? *c.lhsScale * *c.rhsScale : 1.0f;
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < c.n; ++j) {
+      float acc = 0.0f;
+      for (int64_t kk = 0; kk < c.k; ++kk) {
+        float a = gemmOperand(lhs, c.inType, i * c.k + kk);
+        float b = gemmOperand(c.rhs, c.inType, kk * c.n + j);
+        if (c.scaled) {
+          acc = acc + a * b;
+          continue;
+        }
+        float product = round(a, kind) * round(b, kind);
+        if (kind != ElementKind::BF16)
+          product = round(product, kind);
+        acc = round(acc + product, kind);
+      }
+      float value = c.scaled ? round(acc * scale, kind) : acc;
+      store(out, c.outType, i * c.n + j, fromFloat(value, kind));
+    }
+}
+
 } // namespace sp_host_kernels
 
 #endif // SP_RUNTIME_CUDA_EMULATED_HOSTKERNELS_H

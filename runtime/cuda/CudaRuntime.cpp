@@ -2,28 +2,34 @@
 //
 // See CudaRuntime.h. NCCL's C API is declared here by hand (the few types
 // and functions sp uses, with NCCL 2.x's ABI) so that building needs no NCCL
-// headers and running needs NCCL only when a collective is used.
+// headers and running needs NCCL only when a collective is used. cuBLASLt
+// (the collective matmul GEMMs) is loaded the same way, its types coming
+// from the toolkit's cublasLt.h (CublasLtGemm.h), so that nothing needs it
+// until such an op runs.
 //
 //===----------------------------------------------------------------------===//
 
 #include "CudaRuntime.h"
 #include "CompiledABI.h"
+#include "CublasLtGemm.h"
 #include "Kernels.h"
 
 #include <cuda_runtime_api.h>
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
-#include <vector>
 #include <unistd.h>
+#include <vector>
 
 namespace {
 
@@ -42,26 +48,63 @@ enum NcclDataType {
 };
 enum NcclRedOp { ncclSum = 0, ncclProd = 1, ncclMax = 2, ncclMin = 3, ncclAvg = 4 };
 
+/// Every NCCL function sp uses, the one list from which the function table
+/// is declared and resolved: X(member, symbol, result, parameters...).
+#define SP_NCCL_SYMBOLS(X)                                                     \
+  X(getVersion, ncclGetVersion, NcclResult, int *)                             \
+  X(getUniqueId, ncclGetUniqueId, NcclResult, NcclUniqueId *)                  \
+  X(commInitRank, ncclCommInitRank, NcclResult, NcclComm *, int, NcclUniqueId, \
+    int)                                                                       \
+  X(commSplit, ncclCommSplit, NcclResult, NcclComm, int, int, NcclComm *,     \
+    void *)                                                                    \
+  X(commDestroy, ncclCommDestroy, NcclResult, NcclComm)                        \
+  X(commAbort, ncclCommAbort, NcclResult, NcclComm)                            \
+  X(commGetAsyncError, ncclCommGetAsyncError, NcclResult, NcclComm,            \
+    NcclResult *)                                                              \
+  X(getErrorString, ncclGetErrorString, const char *, NcclResult)              \
+  X(allReduce, ncclAllReduce, NcclResult, const void *, void *, size_t, int,   \
+    int, NcclComm, cudaStream_t)                                               \
+  X(reduceScatter, ncclReduceScatter, NcclResult, const void *, void *,        \
+    size_t, int, int, NcclComm, cudaStream_t)                                  \
+  X(allGather, ncclAllGather, NcclResult, const void *, void *, size_t, int,   \
+    NcclComm, cudaStream_t)                                                    \
+  X(send, ncclSend, NcclResult, const void *, size_t, int, int, NcclComm,      \
+    cudaStream_t)                                                              \
+  X(recv, ncclRecv, NcclResult, void *, size_t, int, int, NcclComm,            \
+    cudaStream_t)                                                              \
+  X(groupStart, ncclGroupStart, NcclResult)                                    \
+  X(groupEnd, ncclGroupEnd, NcclResult)
+
 struct Nccl {
   void *handle = nullptr;
-  NcclResult (*getVersion)(int *) = nullptr;
-  NcclResult (*getUniqueId)(NcclUniqueId *) = nullptr;
-  NcclResult (*commInitRank)(NcclComm *, int, NcclUniqueId, int) = nullptr;
-  NcclResult (*commDestroy)(NcclComm) = nullptr;
-  NcclResult (*commAbort)(NcclComm) = nullptr;
-  NcclResult (*commGetAsyncError)(NcclComm, NcclResult *) = nullptr;
-  const char *(*getErrorString)(NcclResult) = nullptr;
-  NcclResult (*allReduce)(const void *, void *, size_t, int, int, NcclComm,
-                          cudaStream_t) = nullptr;
-  NcclResult (*reduceScatter)(const void *, void *, size_t, int, int, NcclComm,
-                              cudaStream_t) = nullptr;
-  NcclResult (*allGather)(const void *, void *, size_t, int, NcclComm,
-                          cudaStream_t) = nullptr;
+#define SP_NCCL_MEMBER(member, symbol, result, ...)                            \
+  result (*member)(__VA_ARGS__) = nullptr;
+  SP_NCCL_SYMBOLS(SP_NCCL_MEMBER)
+#undef SP_NCCL_MEMBER
 };
 
 Nccl nccl;
+/// The job's communicator (every rank, in rank order).
 NcclComm comm = nullptr;
+/// The communicators of groups that span part of the job, by the group
+/// descriptor's words, split from `comm` at the group's first use.
+std::map<std::vector<int64_t>, NcclComm> groupComms;
+/// Kernels, GEMMs, copies and the collectives run on `stream`; the
+/// point-to-point transfers of collective matmuls and ring shifts run on
+/// `commStream` (higher priority), ordered against `stream` with events.
 cudaStream_t stream = nullptr;
+cudaStream_t commStream = nullptr;
+
+using sp_cublaslt::CublasLtApi;
+struct CublasLt : CublasLtApi {
+  void *library = nullptr;
+};
+CublasLt cublasLt;
+cublasLtHandle_t ltHandle = nullptr;
+/// cuBLASLt's workspace (NVIDIA's recommendation for Hopper is 32 MiB),
+/// allocated once, used by the GEMMs on `stream` only.
+void *ltWorkspace = nullptr;
+constexpr size_t kLtWorkspaceBytes = size_t(32) << 20;
 std::mutex initMutex;
 thread_local std::string lastError;
 
@@ -86,36 +129,83 @@ int envInt(const char *name, const char *fallback, int defaultValue) {
 
 int timeoutSeconds() { return envInt("SP_TIMEOUT_SECONDS", nullptr, 300); }
 
-int envRank() { return envInt("SP_RANK", "OMPI_COMM_WORLD_RANK", 0); }
-int envWorldSize() { return envInt("SP_WORLD_SIZE", "OMPI_COMM_WORLD_SIZE", 1); }
+/// This rank and the job's size: the host program's bootstrap
+/// (sp_cuda_rt_set_bootstrap), else the environment.
+int envRank() {
+  if (const sp_cuda_abi::Bootstrap *b = sp_cuda_abi::bootstrap())
+    return b->rank;
+  return envInt("SP_RANK", "OMPI_COMM_WORLD_RANK", 0);
+}
+int envWorldSize() {
+  if (const sp_cuda_abi::Bootstrap *b = sp_cuda_abi::bootstrap())
+    return b->size;
+  return envInt("SP_WORLD_SIZE", "OMPI_COMM_WORLD_SIZE", 1);
+}
 
 const char *ncclError(NcclResult r) {
   return nccl.getErrorString ? nccl.getErrorString(r) : "unknown NCCL error";
 }
 
+/// Aborts every communicator (after a failure or a timeout: a peer may be
+/// gone, and NCCL's kernels would wait for it forever).
+void abortCommunicators() {
+  for (auto &[words, group] : groupComms)
+    nccl.commAbort(group);
+  groupComms.clear();
+  if (comm)
+    nccl.commAbort(comm);
+  comm = nullptr;
+}
+
+/// The first asynchronous error of any communicator (0 if none).
+NcclResult asyncError() {
+  NcclResult async = 0;
+  auto failed = [&](NcclComm c) {
+    return nccl.commGetAsyncError(c, &async) == 0 && async != 0 && async != 7;
+  };
+  if (comm && failed(comm))
+    return async;
+  for (auto &[words, group] : groupComms)
+    if (failed(group))
+      return async;
+  return 0;
+}
+
+/// SP_CUDA_SYNC=explicit: a norm, quant or collective whose buffers are all
+/// device memory only enqueues its work and returns; sp_cuda_rt_synchronize
+/// (or the next call that waits) waits for it. Default: every call waits.
+bool explicitSync() {
+  const char *mode = std::getenv("SP_CUDA_SYNC");
+  return mode && std::strcmp(mode, "explicit") == 0;
+}
+
+/// The calls enqueued without a wait since the stream was last seen idle:
+/// the first one's name and location, for the messages of a later wait.
+struct Pending {
+  std::string first;
+  int count = 0;
+} pending;
+
 /// Waits for the stream with a timeout, watching NCCL's asynchronous errors;
-/// aborts the communicator rather than hang.
+/// aborts the communicators rather than hang.
 int waitFor(const char *what, const char *location) {
   auto deadline = std::chrono::steady_clock::now() +
                   std::chrono::seconds(timeoutSeconds());
   while (true) {
     cudaError_t status = cudaStreamQuery(stream);
-    if (status == cudaSuccess)
+    if (status == cudaSuccess) {
+      pending = Pending();
       return 0;
+    }
     if (status != cudaErrorNotReady)
       return fail("%s: %s failed on the GPU: %s", location, what,
                   cudaGetErrorString(status));
-    NcclResult async = 0;
-    if (comm && nccl.commGetAsyncError(comm, &async) == 0 && async != 0 &&
-        async != 7) {
-      nccl.commAbort(comm);
-      comm = nullptr;
+    if (NcclResult async = asyncError()) {
+      abortCommunicators();
       return fail("%s: %s failed: NCCL: %s", location, what, ncclError(async));
     }
     if (std::chrono::steady_clock::now() > deadline) {
-      if (comm)
-        nccl.commAbort(comm);
-      comm = nullptr;
+      abortCommunicators();
       return fail("%s: %s did not complete within %d s (another rank failed "
                   "or is stuck); the communicator was aborted",
                   location, what, timeoutSeconds());
@@ -158,12 +248,13 @@ int toNcclOp(int reduction, const char *location) {
   return -1;
 }
 
-/// Checks the status of an enqueued NCCL call and waits for it.
+/// Checks the status of an enqueued NCCL call and waits for it (with
+/// SP_CUDA_SYNC=explicit the caller waits when it must).
 int complete(NcclResult r, const char *call, const char *op,
              const char *location) {
   if (r != 0)
     return fail("%s: %s failed: %s", location, call, ncclError(r));
-  return waitFor(op, location);
+  return explicitSync() ? 0 : waitFor(op, location);
 }
 
 /// Runs `init` (sp_cuda_rt_init: device and NCCL; sp_cuda_rt_init_device:
@@ -174,6 +265,67 @@ int ready(const char *location, int (*init)() = sp_cuda_rt_init) {
     return fail("%s: %s", location, why.c_str());
   }
   return 0;
+}
+
+/// Rank 0's NCCL unique id on every rank: broadcast with the host program's
+/// bootstrap (sp-run: MPI_Bcast over MPI_COMM_WORLD) when there is one,
+/// else through SP_NCCL_ID_FILE, which rank 0 writes atomically and the
+/// others poll (every rank must see the same file: one host, or a shared
+/// file system). SP_NCCL_ID_EXCHANGE=file forces the file, =mpi forbids it.
+int exchangeUniqueId(NcclUniqueId &id, int rank, int size) {
+  const sp_cuda_abi::Bootstrap *boot = sp_cuda_abi::bootstrap();
+  const char *mode = std::getenv("SP_NCCL_ID_EXCHANGE");
+  std::string how = mode ? mode : "";
+  if (!how.empty() && how != "file" && how != "mpi")
+    return fail("SP_NCCL_ID_EXCHANGE='%s' is neither 'mpi' nor 'file'",
+                how.c_str());
+  if (how == "file")
+    boot = nullptr;
+  if (how == "mpi" && !boot)
+    return fail("SP_NCCL_ID_EXCHANGE=mpi, but the host program set no MPI "
+                "bootstrap (sp_cuda_rt_set_bootstrap; sp-run sets one)");
+  if (rank == 0) {
+    NcclResult r = nccl.getUniqueId(&id);
+    if (r != 0)
+      return fail("ncclGetUniqueId failed: %s", ncclError(r));
+  }
+  if (boot) {
+    if (boot->broadcast(id.internal, sizeof(id.internal), 0, boot->context) !=
+        0)
+      return fail("rank %d of %d: broadcasting the NCCL id from rank 0 over "
+                  "MPI failed (set SP_NCCL_ID_EXCHANGE=file to exchange it "
+                  "through SP_NCCL_ID_FILE instead)",
+                  rank, size);
+    return 0;
+  }
+  if (size == 1)
+    return 0;
+  const char *file = std::getenv("SP_NCCL_ID_FILE");
+  std::string path = file ? file : "/tmp/sp-nccl-id";
+  if (rank == 0) {
+    std::string tmp = path + ".tmp" + std::to_string(getpid());
+    std::ofstream(tmp, std::ios::binary).write(id.internal, sizeof(id.internal));
+    if (std::rename(tmp.c_str(), path.c_str()) != 0)
+      return fail("cannot write the NCCL id to '%s': %s (without an MPI "
+                  "bootstrap the id travels through this file)",
+                  path.c_str(), std::strerror(errno));
+    return 0;
+  }
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::seconds(timeoutSeconds());
+  while (true) {
+    std::ifstream in(path, std::ios::binary);
+    if (in.read(id.internal, sizeof(id.internal)))
+      return 0;
+    if (std::chrono::steady_clock::now() > deadline)
+      return fail("rank %d: no NCCL id in '%s' after %d s: without an MPI "
+                  "bootstrap (sp_cuda_rt_set_bootstrap, which sp-run sets) "
+                  "the id travels through SP_NCCL_ID_FILE, which rank 0 "
+                  "writes and every rank must see (the same host, or a "
+                  "shared file system, and the same SP_NCCL_ID_FILE)",
+                  rank, path.c_str(), timeoutSeconds());
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 } // namespace
 
@@ -199,17 +351,10 @@ int sp_cuda_rt_load_nccl(int *version) {
       const char *name;
       void **slot;
     } symbols[] = {
-        {"ncclGetVersion", reinterpret_cast<void **>(&loaded.getVersion)},
-        {"ncclGetUniqueId", reinterpret_cast<void **>(&loaded.getUniqueId)},
-        {"ncclCommInitRank", reinterpret_cast<void **>(&loaded.commInitRank)},
-        {"ncclCommDestroy", reinterpret_cast<void **>(&loaded.commDestroy)},
-        {"ncclCommAbort", reinterpret_cast<void **>(&loaded.commAbort)},
-        {"ncclCommGetAsyncError",
-         reinterpret_cast<void **>(&loaded.commGetAsyncError)},
-        {"ncclGetErrorString", reinterpret_cast<void **>(&loaded.getErrorString)},
-        {"ncclAllReduce", reinterpret_cast<void **>(&loaded.allReduce)},
-        {"ncclReduceScatter", reinterpret_cast<void **>(&loaded.reduceScatter)},
-        {"ncclAllGather", reinterpret_cast<void **>(&loaded.allGather)},
+#define SP_NCCL_SLOT(member, symbol, ...)                                      \
+  {#symbol, reinterpret_cast<void **>(&loaded.member)},
+        SP_NCCL_SYMBOLS(SP_NCCL_SLOT)
+#undef SP_NCCL_SLOT
     };
     for (auto &symbol : symbols) {
       *symbol.slot = dlsym(handle, symbol.name);
@@ -225,6 +370,52 @@ int sp_cuda_rt_load_nccl(int *version) {
     if (r != 0)
       return fail("ncclGetVersion failed: %s", ncclError(r));
   }
+  return 0;
+}
+
+int sp_cuda_rt_load_cublaslt(size_t *version) {
+  std::lock_guard<std::mutex> lock(initMutex);
+  if (!cublasLt.library) {
+    const char *path = std::getenv("SP_CUBLASLT_LIBRARY");
+    if (!path)
+      path = "libcublasLt.so.13";
+    void *library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!library)
+      return fail("cannot load cuBLASLt from '%s' (set SP_CUBLASLT_LIBRARY, or "
+                  "add /usr/local/cuda/lib64 to LD_LIBRARY_PATH): %s",
+                  path, dlerror());
+    CublasLt loaded;
+    loaded.library = library;
+    struct {
+      const char *name;
+      void **slot;
+    } symbols[] = {
+#define SP_CUBLASLT_SLOT(name) {#name, reinterpret_cast<void **>(&loaded.name)},
+        SP_CUBLASLT_SYMBOLS(SP_CUBLASLT_SLOT)
+#undef SP_CUBLASLT_SLOT
+    };
+    for (auto &symbol : symbols) {
+      *symbol.slot = dlsym(library, symbol.name);
+      if (!*symbol.slot) {
+        dlclose(library);
+        return fail("'%s' is not a usable cuBLASLt: it lacks %s", path,
+                    symbol.name);
+      }
+    }
+    // The descriptors' attribute numbering is cublasLt.h's of this major
+    // version (cublasLtGetVersion: major * 10000 + minor * 100 + patch).
+    size_t loadedVersion = loaded.cublasLtGetVersion();
+    if (loadedVersion / 10000 != size_t(CUBLAS_VER_MAJOR)) {
+      dlclose(library);
+      return fail("'%s' is cuBLASLt %zu.%zu, but sp was built with the "
+                  "headers of cuBLASLt %d",
+                  path, loadedVersion / 10000, loadedVersion / 100 % 100,
+                  CUBLAS_VER_MAJOR);
+    }
+    cublasLt = loaded;
+  }
+  if (version)
+    *version = cublasLt.cublasLtGetVersion();
   return 0;
 }
 
@@ -246,6 +437,20 @@ int sp_cuda_rt_init_device() {
   if ((status = cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking)) !=
       cudaSuccess)
     return fail("cudaStreamCreate failed: %s", cudaGetErrorString(status));
+  // Transfers get the higher priority so that NCCL's kernels find SMs
+  // while a GEMM fills the GPU.
+  int leastPriority = 0, greatestPriority = 0;
+  if ((status = cudaDeviceGetStreamPriorityRange(
+           &leastPriority, &greatestPriority)) != cudaSuccess ||
+      (status = cudaStreamCreateWithPriority(&commStream, cudaStreamNonBlocking,
+                                             greatestPriority)) !=
+          cudaSuccess) {
+    cudaStreamDestroy(stream);
+    stream = nullptr;
+    commStream = nullptr;
+    return fail("creating the transfer stream failed: %s",
+                cudaGetErrorString(status));
+  }
   return 0;
 }
 
@@ -258,33 +463,9 @@ int sp_cuda_rt_init() {
   if (sp_cuda_rt_load_nccl(nullptr) != 0)
     return 1;
 
-  // Unique id exchange through a file: rank 0 writes it atomically.
-  const char *file = std::getenv("SP_NCCL_ID_FILE");
-  std::string path = file ? file : "/tmp/sp-nccl-id";
   NcclUniqueId id;
-  if (rank == 0) {
-    NcclResult r = nccl.getUniqueId(&id);
-    if (r != 0)
-      return fail("ncclGetUniqueId failed: %s", ncclError(r));
-    std::string tmp = path + ".tmp" + std::to_string(getpid());
-    std::ofstream(tmp, std::ios::binary).write(id.internal, sizeof(id.internal));
-    if (std::rename(tmp.c_str(), path.c_str()) != 0)
-      return fail("cannot write the NCCL id to '%s': %s", path.c_str(),
-                  std::strerror(errno));
-  } else {
-    auto deadline = std::chrono::steady_clock::now() +
-                    std::chrono::seconds(timeoutSeconds());
-    while (true) {
-      std::ifstream in(path, std::ios::binary);
-      if (in.read(id.internal, sizeof(id.internal)))
-        break;
-      if (std::chrono::steady_clock::now() > deadline)
-        return fail("rank %d: no NCCL id in '%s' after %d s (is rank 0 "
-                    "running with the same SP_NCCL_ID_FILE?)",
-                    rank, path.c_str(), timeoutSeconds());
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-  }
+  if (int status = exchangeUniqueId(id, rank, size))
+    return status;
   NcclResult r = nccl.commInitRank(&comm, size, id, rank);
   if (r != 0) {
     comm = nullptr;
@@ -294,38 +475,94 @@ int sp_cuda_rt_init() {
   return 0;
 }
 
+} // extern "C"
+
+namespace {
+// The collectives on a communicator that ready() has set up (the C API
+// below uses the job's).
+
+int allReduceOn(NcclComm c, const void *in, void *out, int64_t count,
+                int dtype, int reduction, const char *location) {
+  int type = toNcclType(dtype, location), op = toNcclOp(reduction, location);
+  if (type < 0 || op < 0)
+    return 1;
+  return complete(nccl.allReduce(in, out, count, type, op, c, stream),
+                  "ncclAllReduce", "sp.all_reduce", location);
+}
+
+int reduceScatterOn(NcclComm c, const void *in, void *out, int64_t outCount,
+                    int dtype, int reduction, const char *location) {
+  int type = toNcclType(dtype, location), op = toNcclOp(reduction, location);
+  if (type < 0 || op < 0)
+    return 1;
+  return complete(nccl.reduceScatter(in, out, outCount, type, op, c, stream),
+                  "ncclReduceScatter", "sp.reduce_scatter", location);
+}
+
+int allGatherOn(NcclComm c, const void *in, void *out, int64_t inCount,
+                int dtype, const char *location) {
+  int type = toNcclType(dtype, location);
+  if (type < 0)
+    return 1;
+  return complete(nccl.allGather(in, out, inCount, type, c, stream),
+                  "ncclAllGather", "sp.all_gather", location);
+}
+} // namespace
+
+extern "C" {
+
 int sp_cuda_rt_all_reduce(const void *in, void *out, int64_t count, int dtype,
                           int reduction, const char *location) {
-  int type = toNcclType(dtype, location), op = toNcclOp(reduction, location);
-  if (type < 0 || op < 0 || ready(location) != 0)
+  if (toNcclType(dtype, location) < 0 || toNcclOp(reduction, location) < 0 ||
+      ready(location) != 0)
     return 1;
-  return complete(nccl.allReduce(in, out, count, type, op, comm, stream),
-                  "ncclAllReduce", "sp.all_reduce", location);
+  return allReduceOn(comm, in, out, count, dtype, reduction, location) ||
+         (explicitSync() && waitFor("sp.all_reduce", location));
 }
 
 int sp_cuda_rt_reduce_scatter(const void *in, void *out, int64_t outCount,
                               int dtype, int reduction, const char *location) {
-  int type = toNcclType(dtype, location), op = toNcclOp(reduction, location);
-  if (type < 0 || op < 0 || ready(location) != 0)
+  if (toNcclType(dtype, location) < 0 || toNcclOp(reduction, location) < 0 ||
+      ready(location) != 0)
     return 1;
-  return complete(
-      nccl.reduceScatter(in, out, outCount, type, op, comm, stream),
-      "ncclReduceScatter", "sp.reduce_scatter", location);
+  return reduceScatterOn(comm, in, out, outCount, dtype, reduction, location) ||
+         (explicitSync() && waitFor("sp.reduce_scatter", location));
 }
 
 int sp_cuda_rt_all_gather(const void *in, void *out, int64_t inCount,
                           int dtype, const char *location) {
-  int type = toNcclType(dtype, location);
-  if (type < 0 || ready(location) != 0)
+  if (toNcclType(dtype, location) < 0 || ready(location) != 0)
     return 1;
-  return complete(nccl.allGather(in, out, inCount, type, comm, stream),
-                  "ncclAllGather", "sp.all_gather", location);
+  return allGatherOn(comm, in, out, inCount, dtype, location) ||
+         (explicitSync() && waitFor("sp.all_gather", location));
+}
+
+int sp_cuda_rt_synchronize() {
+  if (pending.count == 0)
+    return 0;
+  std::string where = pending.first;
+  if (pending.count > 1)
+    where += " (or one of the " + std::to_string(pending.count - 1) +
+             " calls enqueued after it)";
+  return waitFor("the work enqueued without a wait", where.c_str());
 }
 
 void sp_cuda_rt_finalize() {
+  for (auto &[words, group] : groupComms)
+    nccl.commDestroy(group);
+  groupComms.clear();
   if (comm)
     nccl.commDestroy(comm);
   comm = nullptr;
+  if (ltHandle)
+    cublasLt.cublasLtDestroy(ltHandle);
+  ltHandle = nullptr;
+  if (ltWorkspace)
+    cudaFreeAsync(ltWorkspace, stream);
+  ltWorkspace = nullptr;
+  if (commStream)
+    cudaStreamDestroy(commStream);
+  commStream = nullptr;
   if (stream)
     cudaStreamDestroy(stream);
   stream = nullptr;
@@ -343,6 +580,40 @@ int cudaCheck(cudaError_t status, const char *call, const char *location) {
   if (status == cudaSuccess)
     return 0;
   return fail("%s: %s failed: %s", location, call, cudaGetErrorString(status));
+}
+
+/// What kind of memory a pointer is, for the GPU.
+enum class Memory {
+  Device,  // cudaMalloc'd
+  Managed, // cudaMallocManaged: the GPU may use it in place
+  Mapped,  // registered host memory: usable through its device address
+  Host     // anything else (malloc'd, constants): the GPU cannot address it
+};
+
+/// The kind of `pointer`'s memory; `*device` receives the address the GPU
+/// uses (null for Host).
+Memory memoryOf(const void *pointer, void **device) {
+  cudaPointerAttributes attributes{};
+  if (cudaPointerGetAttributes(&attributes, pointer) != cudaSuccess) {
+    (void)cudaGetLastError(); // clear: an unknown pointer is host memory
+    attributes.type = cudaMemoryTypeUnregistered;
+  }
+  *device = nullptr;
+  switch (attributes.type) {
+  case cudaMemoryTypeDevice:
+  case cudaMemoryTypeManaged:
+    *device = const_cast<void *>(pointer);
+    return attributes.type == cudaMemoryTypeDevice ? Memory::Device
+                                                   : Memory::Managed;
+  case cudaMemoryTypeHost:
+    if (attributes.devicePointer) {
+      *device = attributes.devicePointer;
+      return Memory::Mapped;
+    }
+    return Memory::Host;
+  default:
+    return Memory::Host;
+  }
 }
 
 /// Compiled host code may pass memory the GPU cannot address (malloc'd
@@ -369,8 +640,15 @@ public:
     return stage(pointer, bytes, /*output=*/true);
   }
 
-  /// Copies outputs back and waits for everything enqueued.
+  /// Copies outputs back and waits for everything enqueued; with
+  /// SP_CUDA_SYNC=explicit, when every buffer was device memory, only
+  /// remembers the call for the next wait.
   int finish(const char *what) {
+    if (explicitSync() && items.empty() && !hostVisible) {
+      if (pending.count++ == 0)
+        pending.first = location;
+      return 0;
+    }
     for (Item &item : items)
       if (item.output &&
           cudaCheck(cudaMemcpyAsync(item.host, item.device, item.bytes,
@@ -391,16 +669,12 @@ private:
   int stage(void *&pointer, size_t bytes, bool output) {
     if (!pointer || bytes == 0)
       return 0;
-    cudaPointerAttributes attributes{};
-    if (cudaPointerGetAttributes(&attributes, pointer) != cudaSuccess) {
-      (void)cudaGetLastError(); // clear: an unknown pointer is host memory
-      attributes.type = cudaMemoryTypeUnregistered;
-    }
-    if (attributes.type == cudaMemoryTypeDevice ||
-        attributes.type == cudaMemoryTypeManaged)
-      return 0;
-    if (attributes.type == cudaMemoryTypeHost && attributes.devicePointer) {
-      pointer = attributes.devicePointer;
+    void *device = nullptr;
+    Memory memory = memoryOf(pointer, &device);
+    if (memory != Memory::Host) {
+      // Managed and mapped memory is read by the host: wait for it.
+      hostVisible |= memory != Memory::Device;
+      pointer = device;
       return 0;
     }
     Item item{pointer, nullptr, bytes, output};
@@ -418,6 +692,7 @@ private:
 
   const char *location;
   std::vector<Item> items;
+  bool hostVisible = false;
 };
 
 /// Device scratch memory for one call.
@@ -429,30 +704,314 @@ struct Scratch {
   }
 };
 
+//===----------------------------------------------------------------------===//
+// Collective matmuls: cuBLASLt GEMMs pipelined with NCCL transfers
+//===----------------------------------------------------------------------===//
+
+/// Events of one call (timing disabled), destroyed with it: a stream that
+/// still waits on one keeps it alive (CUDA releases it once complete).
+class Events {
+public:
+  explicit Events(const char *location) : location(location) {}
+  Events(const Events &) = delete;
+  Events &operator=(const Events &) = delete;
+  ~Events() {
+    for (cudaEvent_t event : events)
+      cudaEventDestroy(event);
+  }
+
+  /// Records a new event on `producer` into `*event`.
+  int record(cudaStream_t producer, cudaEvent_t *event) {
+    if (cudaCheck(cudaEventCreateWithFlags(event, cudaEventDisableTiming),
+                  "cudaEventCreateWithFlags", location))
+      return 1;
+    events.push_back(*event);
+    return cudaCheck(cudaEventRecord(*event, producer), "cudaEventRecord",
+                     location);
+  }
+
+  /// Makes `waiter` wait for everything enqueued on `producer` so far.
+  int order(cudaStream_t producer, cudaStream_t waiter) {
+    cudaEvent_t event;
+    return record(producer, &event) || wait(waiter, event);
+  }
+
+  int wait(cudaStream_t waiter, cudaEvent_t event) {
+    return cudaCheck(cudaStreamWaitEvent(waiter, event, 0),
+                     "cudaStreamWaitEvent", location);
+  }
+
+private:
+  const char *location;
+  std::vector<cudaEvent_t> events;
+};
+
+/// The communicator of `group`: the job's for a group of every rank in rank
+/// order, else one that ncclCommSplit makes from the job's at the first use
+/// of the group's layout (color: the coordinates on the axes the group does
+/// not span; key: the index in the group), kept for later calls. Every rank
+/// runs the same program, so every rank reaches that first use at the same
+/// point, as the collective split needs.
+int communicator(const sp_cuda_abi::Group &group, const char *location,
+                 NcclComm *out) {
+  if (ready(location) != 0)
+    return 1;
+  if (group.world) {
+    *out = comm;
+    return 0;
+  }
+  auto it = groupComms.find(group.words);
+  if (it == groupComms.end()) {
+    NcclComm split = nullptr;
+    NcclResult r = nccl.commSplit(comm, int(group.color), int(group.index),
+                                  &split, nullptr);
+    if (r != 0 || !split)
+      return fail("%s: ncclCommSplit for the group laid out as %s (color "
+                  "%lld, key %lld) failed: %s",
+                  location, group.layout.describe().c_str(),
+                  (long long)group.color, (long long)group.index,
+                  r != 0 ? ncclError(r) : "no communicator");
+    it = groupComms.emplace(group.words, split).first;
+  }
+  *out = it->second;
+  return 0;
+}
+
+/// One NCCL group on the transfer stream: send `bytes` bytes to rank `to`
+/// of `c` and receive as many from its rank `from`.
+int exchange(NcclComm c, const void *send, int64_t to, void *receive,
+             int64_t from, size_t bytes, const char *location) {
+  NcclResult r = nccl.groupStart();
+  if (r != 0)
+    return fail("%s: ncclGroupStart failed: %s", location, ncclError(r));
+  r = nccl.send(send, bytes, ncclInt8, int(to), c, commStream);
+  if (r != 0) {
+    nccl.groupEnd();
+    return fail("%s: ncclSend to rank %lld failed: %s", location, (long long)to,
+                ncclError(r));
+  }
+  r = nccl.recv(receive, bytes, ncclInt8, int(from), c, commStream);
+  if (r != 0) {
+    nccl.groupEnd();
+    return fail("%s: ncclRecv from rank %lld failed: %s", location,
+                (long long)from, ncclError(r));
+  }
+  if ((r = nccl.groupEnd()) != 0)
+    return fail("%s: ncclGroupEnd (send to rank %lld, receive from rank %lld) "
+                "failed: %s",
+                location, (long long)to, (long long)from, ncclError(r));
+  return 0;
+}
+
+/// ready(), then cuBLASLt: loaded, a handle, the workspace.
+int blasReady(const char *location) {
+  if (ready(location) != 0)
+    return 1;
+  if (ltHandle)
+    return 0;
+  if (sp_cuda_rt_load_cublaslt(nullptr) != 0) {
+    std::string why = lastError;
+    return fail("%s: %s", location, why.c_str());
+  }
+  cublasLtHandle_t handle = nullptr;
+  cublasStatus_t status = cublasLt.cublasLtCreate(&handle);
+  if (status != CUBLAS_STATUS_SUCCESS)
+    return fail("%s: cublasLtCreate failed: %s (%s)", location,
+                cublasLt.cublasLtGetStatusName(status),
+                cublasLt.cublasLtGetStatusString(status));
+  if (cudaCheck(cudaMallocAsync(&ltWorkspace, kLtWorkspaceBytes, stream),
+                "cudaMallocAsync (cuBLASLt workspace)", location)) {
+    cublasLt.cublasLtDestroy(handle);
+    ltWorkspace = nullptr;
+    return 1;
+  }
+  ltHandle = handle;
+  return 0;
+}
+
+/// The GEMM of a collective matmul call, as sp_cublaslt::GemmSpec.
+sp_cublaslt::GemmSpec gemmSpec(const sp_cuda_abi::CollectiveMatmulCall &c,
+                               int64_t rows, unsigned alignment) {
+  static_assert(int(sp_cublaslt::OpE4M3FNUZ) == sp_cuda_abi::GemmF8E4M3FNUZ &&
+                    int(sp_cublaslt::OpE4M3FN) == sp_cuda_abi::GemmF8E4M3FN &&
+                    int(sp_cublaslt::OpBF16) == sp_cuda_abi::GemmBF16 &&
+                    int(sp_cublaslt::OpF16) == sp_cuda_abi::GemmF16 &&
+                    int(sp_cublaslt::OpF32) == sp_cuda_abi::GemmF32 &&
+                    int(sp_cublaslt::OutBF16) == sp_cuda_abi::BF16 &&
+                    int(sp_cublaslt::OutF16) == sp_cuda_abi::F16 &&
+                    int(sp_cublaslt::OutF32) == sp_cuda_abi::F32,
+                "CublasLtGemm.h's type codes are CompiledABI.h's");
+  sp_cublaslt::GemmSpec spec;
+  spec.operand = c.inType;
+  spec.output = c.outType;
+  if (c.scaled) {
+    spec.lhsScale = c.lhsScale;
+    spec.rhsScale = c.rhsScale;
+  }
+  spec.rows = rows;
+  spec.k = c.k;
+  spec.n = c.n;
+  spec.alignment = alignment;
+  return spec;
+}
+
+/// What cuBLASLt cannot compute, reported before any transfer starts (every
+/// rank fails the same way, so none waits for a peer).
+int checkGemm(const sp_cuda_abi::CollectiveMatmulCall &c, int64_t rows,
+              unsigned alignment, const char *location) {
+  std::string why = sp_cublaslt::unsupported(gemmSpec(c, rows, alignment));
+  return why.empty() ? 0 : fail("%s: %s", location, why.c_str());
+}
+
+/// The alignment of every address base + i * stride.
+unsigned alignmentOf(const void *base, size_t stride) {
+  unsigned a = sp_cublaslt::alignmentOf(reinterpret_cast<uintptr_t>(base));
+  unsigned b = sp_cublaslt::alignmentOf(stride);
+  return a < b ? a : b;
+}
+
+/// The chunk GEMMs of one call, out[rows][n] = lhs[rows][k] x rhs, on the
+/// compute stream: the rhs transposed once for FP8 (cuBLASLt's TN layout),
+/// and an f32 result rounded by sp_cuda_round_f32 where cuBLASLt has no
+/// kernel for the output type.
+class ChunkGemms {
+public:
+  explicit ChunkGemms(const char *location)
+      : gemm(cublasLt), location(location) {}
+
+  /// Checks the GEMM, creates its descriptors and scratch (no work is
+  /// enqueued); `alignment`: of every lhs and out pointer run() will get.
+  int plan(const sp_cuda_abi::CollectiveMatmulCall &c, int64_t rows,
+           unsigned alignment) {
+    outType = c.outType;
+    count = rows * c.n;
+    k = c.k;
+    rhs = c.rhs;
+    if (!sp_cublaslt::isFP8(c.inType)) {
+      unsigned r = alignmentOf(c.rhs, 0);
+      alignment = r < alignment ? r : alignment;
+    }
+    if (checkGemm(c, rows, alignment, location))
+      return 1;
+    std::string why = gemm.plan(ltHandle, gemmSpec(c, rows, alignment),
+                                ltWorkspace, kLtWorkspaceBytes);
+    if (!why.empty())
+      return fail("%s: %s", location, why.c_str());
+    if (gemm.empty())
+      return 0;
+    if (gemm.transposedRhs()) {
+      if (cudaCheck(
+              cudaMallocAsync(&transposed.pointer, size_t(c.k * c.n), stream),
+              "cudaMallocAsync", location))
+        return 1;
+      rhs = transposed.pointer;
+    }
+    if (gemm.dOutput() != outType &&
+        cudaCheck(cudaMallocAsync(&f32.pointer, size_t(count) * sizeof(float),
+                                  stream),
+                  "cudaMallocAsync", location))
+      return 1;
+    return 0;
+  }
+
+  /// Enqueues what the GEMMs need first: FP8 needs rhs as [n][k], one
+  /// transposition per call (k * n bytes read and written; weights stored
+  /// transposed would avoid it).
+  int prepare(const sp_cuda_abi::CollectiveMatmulCall &c) {
+    if (!transposed.pointer)
+      return 0;
+    return cudaCheck(
+        static_cast<cudaError_t>(sp_cuda_transpose_bytes(
+            static_cast<uint8_t *>(transposed.pointer),
+            static_cast<const uint8_t *>(c.rhs), c.k, c.n, stream)),
+        "the transpose kernel launch", location);
+  }
+
+  /// Enqueues out = lhsRows x rhs for the planned number of rows.
+  int run(const void *lhsRows, void *out) {
+    if (count == 0)
+      return 0;
+    size_t bytes = size_t(count) * sp_cuda_abi::elementBytes(outType);
+    if (k == 0) // an empty sum: +0
+      return cudaCheck(cudaMemsetAsync(out, 0, bytes, stream),
+                       "cudaMemsetAsync", location);
+    void *d = f32.pointer ? f32.pointer : out;
+    std::string why = gemm.run(rhs, lhsRows, d, stream);
+    if (!why.empty())
+      return fail("%s: %s", location, why.c_str());
+    if (f32.pointer &&
+        cudaCheck(static_cast<cudaError_t>(sp_cuda_round_f32(
+                      outType, out, static_cast<const float *>(f32.pointer),
+                      count, stream)),
+                  "the rounding kernel launch", location))
+      return 1;
+    return 0;
+  }
+
+private:
+  sp_cublaslt::Gemm<CublasLtApi> gemm;
+  const char *location;
+  Scratch transposed, f32;
+  const void *rhs = nullptr;
+  int outType = sp_cuda_abi::F32;
+  int64_t count = 0, k = 0;
+};
+
+/// Stages the operands of a collective matmul call (see Staging).
+int stageGemm(Staging &staging, sp_cuda_abi::CollectiveMatmulCall &c,
+              size_t lhsBytes, size_t gatheredBytes, size_t outBytes) {
+  size_t width = sp_cuda_abi::gemmInputBytes(c.inType);
+  const void *lhsScale = c.lhsScale, *rhsScale = c.rhsScale;
+  if (staging.input(c.lhs, lhsBytes) ||
+      staging.input(c.rhs, size_t(c.k * c.n) * width) ||
+      (c.scaled && (staging.input(lhsScale, sizeof(float)) ||
+                    staging.input(rhsScale, sizeof(float)))) ||
+      (c.gathered && staging.output(c.gathered, gatheredBytes)) ||
+      staging.output(c.out, outBytes))
+    return 1;
+  c.lhsScale = static_cast<const float *>(lhsScale);
+  c.rhsScale = static_cast<const float *>(rhsScale);
+  return 0;
+}
+
+/// A started sp.ring_shift: the copy of its input that is sent, where it is
+/// received, and the event after which `out` (or `received`) holds it.
+struct PendingShift {
+  void *sent = nullptr;
+  void *received = nullptr; // runtime-owned when `out` is host memory
+  void *hostOut = nullptr;  // then: where the data goes at the wait
+  size_t bytes = 0;
+  cudaEvent_t done = nullptr;
+};
+
 class GpuBackend final : public sp_cuda_abi::Backend {
 public:
-  int rank() override { return envRank(); }
-  int worldSize() override { return envWorldSize(); }
+  int64_t rank() override { return envRank(); }
+  int64_t worldSize() override { return envWorldSize(); }
   const char *lastError() override { return sp_cuda_rt_last_error(); }
 
-  int allReduce(const void *in, void *out, int64_t count, int dtype,
-                int reduction, const char *location) override {
+  int allReduce(const sp_cuda_abi::Group &group, const void *in, void *out,
+                int64_t count, int dtype, int reduction,
+                const char *location) override {
     size_t bytes = size_t(count) * sp_cuda_abi::elementBytes(dtype);
-    if (ready(location) != 0)
+    NcclComm c = nullptr;
+    if (communicator(group, location, &c) != 0)
       return 1;
     Staging staging(location);
     if (staging.input(in, bytes) || staging.output(out, bytes) ||
-        sp_cuda_rt_all_reduce(in, out, count, dtype, reduction, location))
+        allReduceOn(c, in, out, count, dtype, reduction, location))
       return 1;
     return staging.finish("sp.all_reduce");
   }
 
-  int reduceScatter(const void *in, void *out, int64_t outer, int64_t chunk,
-                    int dtype, int reduction, const char *location) override {
-    int64_t size = worldSize();
+  int reduceScatter(const sp_cuda_abi::Group &group, const void *in,
+                    void *out, int64_t outer, int64_t chunk, int dtype,
+                    int reduction, const char *location) override {
+    int64_t size = group.size;
     size_t width = sp_cuda_abi::elementBytes(dtype);
     size_t rowBytes = size_t(chunk) * width;
-    if (ready(location) != 0)
+    NcclComm c = nullptr;
+    if (communicator(group, location, &c) != 0)
       return 1;
     Staging staging(location);
     if (staging.input(in, rowBytes * size * outer) ||
@@ -479,24 +1038,26 @@ public:
           return 1;
       source = packed.pointer;
     }
-    if (sp_cuda_rt_reduce_scatter(source, out, outer * chunk, dtype,
-                                  reduction, location))
+    if (reduceScatterOn(c, source, out, outer * chunk, dtype, reduction,
+                        location))
       return 1;
     return staging.finish("sp.reduce_scatter");
   }
 
-  int allGather(const void *in, void *out, int64_t outer, int64_t chunkBytes,
+  int allGather(const sp_cuda_abi::Group &group, const void *in, void *out,
+                int64_t outer, int64_t chunkBytes,
                 const char *location) override {
-    int64_t size = worldSize();
+    int64_t size = group.size;
     size_t rowBytes = size_t(chunkBytes);
-    if (ready(location) != 0)
+    NcclComm c = nullptr;
+    if (communicator(group, location, &c) != 0)
       return 1;
     Staging staging(location);
     if (staging.input(in, rowBytes * outer) ||
         staging.output(out, rowBytes * size * outer))
       return 1;
     if (outer == 1 || size == 1) {
-      if (sp_cuda_rt_all_gather(in, out, outer * chunkBytes, 3, location))
+      if (allGatherOn(c, in, out, outer * chunkBytes, 3, location))
         return 1;
       return staging.finish("sp.all_gather");
     }
@@ -505,8 +1066,7 @@ public:
     if (cudaCheck(cudaMallocAsync(&gathered.pointer, rowBytes * size * outer,
                                   stream),
                   "cudaMallocAsync", location) ||
-        sp_cuda_rt_all_gather(in, gathered.pointer, outer * chunkBytes, 3,
-                              location))
+        allGatherOn(c, in, gathered.pointer, outer * chunkBytes, 3, location))
       return 1;
     for (int64_t r = 0; r < size; ++r)
       if (cudaCheck(cudaMemcpy2DAsync(
@@ -520,6 +1080,8 @@ public:
         return 1;
     return staging.finish("sp.all_gather");
   }
+
+  int synchronize(const char *) override { return sp_cuda_rt_synchronize(); }
 
   int norm(const sp_cuda_abi::NormCall &call, const char *location) override {
     if (ready(location, sp_cuda_rt_init_device) != 0)
@@ -579,6 +1141,214 @@ public:
       return 1;
     return staging.finish("the quant kernel");
   }
+
+  int allGatherMatmul(const sp_cuda_abi::Group &group,
+                      const sp_cuda_abi::CollectiveMatmulCall &call,
+                      const char *location) override {
+    int64_t ranks = group.size, self = group.index;
+    NcclComm peers = nullptr;
+    if (checkGemm(call, call.m, 256, location) || blasReady(location) ||
+        communicator(group, location, &peers))
+      return 1;
+    size_t inChunk =
+        size_t(call.m * call.k) * sp_cuda_abi::gemmInputBytes(call.inType);
+    size_t outChunk =
+        size_t(call.m * call.n) * sp_cuda_abi::elementBytes(call.outType);
+    sp_cuda_abi::CollectiveMatmulCall c = call;
+    Staging staging(location);
+    if (stageGemm(staging, c, inChunk, inChunk * ranks, outChunk * ranks))
+      return 1;
+    char *gathered = static_cast<char *>(c.gathered);
+    char *out = static_cast<char *>(c.out);
+    unsigned alignment =
+        std::min(alignmentOf(gathered, inChunk), alignmentOf(out, outChunk));
+    ChunkGemms gemms(location);
+    if (gemms.plan(c, c.m, alignment))
+      return 1;
+    if (inChunk > 0 &&
+        cudaCheck(cudaMemcpyAsync(gathered + self * inChunk, c.lhs, inChunk,
+                                  cudaMemcpyDeviceToDevice, stream),
+                  "cudaMemcpyAsync", location))
+      return 1;
+    // Step t sends this rank's rows to rank r+t+1 and receives those of rank
+    // r-t-1, which the GEMM of step t+1 multiplies: each transfer overlaps
+    // the GEMM of the chunk before it.
+    Events events(location);
+    bool transfers = ranks > 1 && inChunk > 0;
+    std::vector<cudaEvent_t> received(transfers ? size_t(ranks - 1) : 0);
+    if (transfers && events.order(stream, commStream)) // lhs is ready
+      return 1;
+    for (int64_t t = 0; transfers && t + 1 < ranks; ++t) {
+      int64_t to = (self + t + 1) % ranks,
+              from = (self - t - 1 + ranks) % ranks;
+      if (exchange(peers, c.lhs, to, gathered + from * inChunk, from, inChunk,
+                   location) ||
+          events.record(commStream, &received[t]))
+        return 1;
+    }
+    if (gemms.prepare(c))
+      return 1;
+    for (int64_t s = 0; s < ranks; ++s) {
+      int64_t chunk = (self - s + ranks) % ranks;
+      if ((transfers && s > 0 && events.wait(stream, received[s - 1])) ||
+          gemms.run(gathered + chunk * inChunk, out + chunk * outChunk))
+        return 1;
+    }
+    // The compute stream has waited for the last transfer: nothing on the
+    // transfer stream outlives the (staged) buffers.
+    return staging.finish("sp.all_gather_matmul");
+  }
+
+  int matmulReduceScatter(const sp_cuda_abi::Group &group,
+                          const sp_cuda_abi::CollectiveMatmulCall &call,
+                          const char *location) override {
+    int64_t ranks = group.size, self = group.index;
+    int64_t rows = call.m / ranks;
+    NcclComm peers = nullptr;
+    if (checkGemm(call, rows, 256, location) || blasReady(location) ||
+        communicator(group, location, &peers))
+      return 1;
+    size_t inChunk =
+        size_t(rows * call.k) * sp_cuda_abi::gemmInputBytes(call.inType);
+    size_t part =
+        size_t(rows * call.n) * sp_cuda_abi::elementBytes(call.outType);
+    if (part == 0) // nothing to compute or send
+      return 0;
+    sp_cuda_abi::CollectiveMatmulCall c = call;
+    Staging staging(location);
+    if (stageGemm(staging, c, inChunk * ranks, 0, part))
+      return 1;
+    const char *lhs = static_cast<const char *>(c.lhs);
+    // sent[s]: the partial sum for rank r+s+1's rows; partials[j]: rank j's
+    // partial sum of this rank's rows (this rank's own at j = r).
+    Scratch sent, partials;
+    if ((ranks > 1 &&
+         cudaCheck(cudaMallocAsync(&sent.pointer, part * (ranks - 1), stream),
+                   "cudaMallocAsync", location)) ||
+        cudaCheck(cudaMallocAsync(&partials.pointer, part * ranks, stream),
+                  "cudaMallocAsync", location))
+      return 1;
+    char *sending = static_cast<char *>(sent.pointer);
+    char *receiving = static_cast<char *>(partials.pointer);
+    unsigned alignment = alignmentOf(lhs, inChunk);
+    alignment = std::min(alignment, alignmentOf(receiving, part));
+    if (ranks > 1)
+      alignment = std::min(alignment, alignmentOf(sending, part));
+    ChunkGemms gemms(location);
+    if (gemms.plan(c, rows, alignment) || gemms.prepare(c))
+      return 1;
+    // Step s computes the partial sum for rank r+s+1 and sends it while the
+    // GEMM of step s+1 runs; this rank's own partial comes last.
+    Events events(location);
+    for (int64_t s = 0; s + 1 < ranks; ++s) {
+      int64_t to = (self + s + 1) % ranks,
+              from = (self - s - 1 + ranks) % ranks;
+      if (gemms.run(lhs + to * inChunk, sending + s * part) ||
+          events.order(stream, commStream) ||
+          exchange(peers, sending + s * part, to, receiving + from * part, from,
+                   part, location))
+        return 1;
+    }
+    if (gemms.run(lhs + self * inChunk, receiving + self * part) ||
+        (ranks > 1 && events.order(commStream, stream)))
+      return 1;
+    // In rank order, in f32, one rounding: the CPU path's reduce_scatter.
+    if (cudaCheck(static_cast<cudaError_t>(sp_cuda_sum_partials(
+                      c.outType, c.out, receiving, ranks, rows * c.n, stream)),
+                  "the partial sums kernel launch", location))
+      return 1;
+    return staging.finish("sp.matmul_reduce_scatter");
+  }
+
+  int ringShiftStart(const sp_cuda_abi::Group &group, const void *in,
+                     void *out, int64_t bytes, int64_t offset, int64_t *handle,
+                     const char *location) override {
+    NcclComm peers = nullptr;
+    if (communicator(group, location, &peers) != 0)
+      return 1;
+    int64_t ranks = group.size, self = group.index;
+    int64_t step = ((offset % ranks) + ranks) % ranks;
+    PendingShift shift;
+    shift.bytes = size_t(bytes);
+    void *target = out;
+    if (bytes > 0) {
+      // The caller may reuse `in` as soon as this returns: send a copy,
+      // taken before returning when the host can write `in`.
+      void *inDevice = nullptr, *outDevice = nullptr;
+      Memory inMemory = memoryOf(in, &inDevice);
+      if (cudaCheck(cudaMallocAsync(&shift.sent, shift.bytes, stream),
+                    "cudaMallocAsync", location) ||
+          cudaCheck(cudaMemcpyAsync(shift.sent, inDevice ? inDevice : in,
+                                    shift.bytes,
+                                    inDevice ? cudaMemcpyDeviceToDevice
+                                             : cudaMemcpyHostToDevice,
+                                    stream),
+                    "cudaMemcpyAsync", location) ||
+          (inMemory != Memory::Device && waitFor("sp.ring_shift", location)))
+        return 1;
+      if (memoryOf(out, &outDevice) == Memory::Host) {
+        if (cudaCheck(cudaMallocAsync(&shift.received, shift.bytes, stream),
+                      "cudaMallocAsync", location))
+          return 1;
+        shift.hostOut = out;
+        target = shift.received;
+      } else {
+        target = outDevice;
+      }
+    }
+    if (cudaCheck(cudaEventCreateWithFlags(&shift.done, cudaEventDisableTiming),
+                  "cudaEventCreateWithFlags", location))
+      return 1;
+    if (step == 0) { // to itself: a copy
+      if ((bytes > 0 &&
+           cudaCheck(cudaMemcpyAsync(target, shift.sent, shift.bytes,
+                                     cudaMemcpyDeviceToDevice, stream),
+                     "cudaMemcpyAsync", location)) ||
+          cudaCheck(cudaEventRecord(shift.done, stream), "cudaEventRecord",
+                    location))
+        return 1;
+    } else {
+      Events events(location);
+      if ((bytes > 0 &&
+           (events.order(stream, commStream) ||
+            exchange(peers, shift.sent, (self + step) % ranks, target,
+                     (self - step + ranks) % ranks, shift.bytes, location))) ||
+          cudaCheck(cudaEventRecord(shift.done, commStream), "cudaEventRecord",
+                    location))
+        return 1;
+    }
+    *handle = nextShift++;
+    shifts[*handle] = shift;
+    return 0;
+  }
+
+  int ringShiftWait(int64_t handle, const char *location) override {
+    auto it = shifts.find(handle);
+    if (it == shifts.end())
+      return fail("%s: wait for an unknown or finished sp.ring_shift (handle "
+                  "%lld)",
+                  location, (long long)handle);
+    PendingShift shift = it->second;
+    shifts.erase(it);
+    int status =
+        cudaCheck(cudaStreamWaitEvent(stream, shift.done, 0),
+                  "cudaStreamWaitEvent", location) ||
+        (shift.hostOut &&
+         cudaCheck(cudaMemcpyAsync(shift.hostOut, shift.received, shift.bytes,
+                                   cudaMemcpyDeviceToHost, stream),
+                   "cudaMemcpyAsync", location));
+    cudaEventDestroy(shift.done);
+    // Freed in stream order, after the transfer (waited for above).
+    for (void *buffer : {shift.sent, shift.received})
+      if (buffer)
+        cudaFreeAsync(buffer, stream);
+    return status ? status : waitFor("sp.ring_shift", location);
+  }
+
+private:
+  /// Started shifts by handle (1, 2, ...), each waited for once.
+  std::map<int64_t, PendingShift> shifts;
+  int64_t nextShift = 1;
 };
 
 } // namespace

@@ -3,6 +3,7 @@
 #include "sp/Dialect/SP/IR/SPOps.h"
 #include "sp/Dialect/SP/Transforms/PatternHygiene.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/PatternMatch.h"
@@ -106,9 +107,59 @@ struct PatternHygieneCheckerPass
 };
 } // namespace
 
+namespace {
+/// A deliberately wrong chunk order for the decomposed collective matmul:
+/// the first `limit` sp.ring_shift ops (all with -1) shift by n - s instead
+/// of s, so each step brings the chunk (or partial) of the wrong rank. The
+/// IR stays valid; only the differential runs can tell. (Reversing a
+/// gather's and the following scatter's shifts together permutes rows and
+/// then un-permutes them, which row-wise code cannot see: hence `limit`.)
+struct ReverseRingShiftsPass
+    : public PassWrapper<ReverseRingShiftsPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(ReverseRingShiftsPass)
+  ReverseRingShiftsPass() = default;
+  ReverseRingShiftsPass(const ReverseRingShiftsPass &other)
+      : PassWrapper(other) {}
+  Option<int64_t> limit{*this, "limit",
+                        llvm::cl::desc("How many ring_shift ops to reverse, "
+                                       "in IR order (-1: all)"),
+                        llvm::cl::init(-1)};
+  StringRef getArgument() const final { return "test-sp-reverse-ring-shifts"; }
+  StringRef getDescription() const final {
+    return "(test only) shift every sp.ring_shift the other way round the "
+           "ring: a wrong chunk order for the differential tests";
+  }
+  void getDependentDialects(DialectRegistry &registry) const override {
+    registry.insert<arith::ArithDialect>();
+  }
+  void runOnOperation() override {
+    int64_t left = limit;
+    getOperation().walk([&](sp::RingShiftOp shift) {
+      if (left == 0)
+        return;
+      --left;
+      OpBuilder b(shift);
+      int64_t n = *sp::getGroupSizeOf(shift, shift.getGroupAttr());
+      Value size = arith::ConstantIndexOp::create(b, shift.getLoc(), n);
+      Value reversed =
+          arith::SubIOp::create(b, shift.getLoc(), size, shift.getOffset());
+      shift.getOffsetMutable().assign(reversed);
+    });
+  }
+};
+} // namespace
+
 namespace mlir::sp::test {
+void registerTestReverseRingShiftsPass() {
+  PassRegistration<ReverseRingShiftsPass>();
+}
+void registerTestSequenceParallelismCppPass();
+void registerTestReverseRingShiftsPass();
+
 void registerSPTestPasses() {
   PassRegistration<SliceFirstRowsPass>();
   PassRegistration<PatternHygieneCheckerPass>();
+  registerTestSequenceParallelismCppPass();
+  registerTestReverseRingShiftsPass();
 }
 } // namespace mlir::sp::test

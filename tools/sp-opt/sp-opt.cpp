@@ -7,6 +7,7 @@
 
 #include "sp/Dialect/SP/Transforms/Passes.h"
 #include "sp/Registration/Registration.h"
+#include "sp/Support/NestingDepth.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllDialects.h"
@@ -37,6 +38,11 @@ int main(int argc, char **argv) {
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
   mlir::sp::registerAllSP(registry);
-  return mlir::asMainReturnCode(mlir::MlirOptMain(
-      argc, argv, "sp optimizer driver (sequence parallelism)\n", registry));
+  auto [inputFilename, outputFilename] = mlir::registerAndParseCLIOptions(
+      argc, argv, "sp optimizer driver (sequence parallelism)\n", registry);
+  // Input nested too deep for MLIR's parser: a located error, not a crash.
+  if (mlir::sp::refuseExcessiveNesting(inputFilename))
+    return 1;
+  return mlir::asMainReturnCode(
+      mlir::MlirOptMain(argc, argv, inputFilename, outputFilename, registry));
 }

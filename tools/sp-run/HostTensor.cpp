@@ -107,15 +107,33 @@ llvm::Error writeNpy(const std::string &path, const HostTensor &tensor) {
   size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header += '\n';
-  std::error_code error;
-  llvm::raw_fd_ostream os(path, error, llvm::sys::fs::OF_None);
-  if (error)
+  // Written under a temporary name in the same directory and renamed: a
+  // file with the final name is complete, whatever happens to the process.
+  std::string partial = path + ".partial";
+  {
+    std::error_code error;
+    llvm::raw_fd_ostream os(partial, error, llvm::sys::fs::OF_None);
+    if (error)
+      return llvm::createStringError(error, "cannot write '%s': %s",
+                                     path.c_str(), error.message().c_str());
+    os << "\x93NUMPY" << char(1) << char(0);
+    uint16_t length = static_cast<uint16_t>(header.size());
+    os << char(length & 0xFF) << char(length >> 8) << header;
+    os.write(tensor.bytes.data(), tensor.bytes.size());
+    os.close();
+    if (os.has_error()) {
+      std::error_code failed = os.error();
+      os.clear_error();
+      llvm::sys::fs::remove(partial);
+      return llvm::createStringError(failed, "cannot write '%s': %s",
+                                     path.c_str(), failed.message().c_str());
+    }
+  }
+  if (std::error_code error = llvm::sys::fs::rename(partial, path)) {
+    llvm::sys::fs::remove(partial);
     return llvm::createStringError(error, "cannot write '%s': %s",
                                    path.c_str(), error.message().c_str());
-  os << "\x93NUMPY" << char(1) << char(0);
-  uint16_t length = static_cast<uint16_t>(header.size());
-  os << char(length & 0xFF) << char(length >> 8) << header;
-  os.write(tensor.bytes.data(), tensor.bytes.size());
+  }
   return llvm::Error::success();
 }
 
@@ -199,8 +217,13 @@ llvm::Error readNpy(const std::string &path, HostTensor &tensor) {
   }
   size_t bytes = tensor.numElements() * tensor.elementBytes();
   size_t start = offset + headerLength;
-  if (data.size() - start != bytes)
-    return bad("data size does not match the shape");
+  if (data.size() - start != bytes) {
+    std::string why =
+        (data.size() - start < bytes ? "truncated data: " : "extra data: ") +
+        std::string("the shape holds ") + std::to_string(bytes) +
+        " bytes of data, the file " + std::to_string(data.size() - start);
+    return bad(why.c_str());
+  }
   tensor.bytes.assign(data.begin() + start, data.end());
   return llvm::Error::success();
 }

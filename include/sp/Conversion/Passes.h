@@ -1,21 +1,20 @@
 //===- Passes.h - sp conversion passes --------------------------*- C++ -*-===//
+//
+// Every lowering of the sp dialect (see Passes.td), for registration.
+//
+//===----------------------------------------------------------------------===//
 
 #ifndef SP_CONVERSION_PASSES_H
 #define SP_CONVERSION_PASSES_H
 
-#include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
-#include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
-#include "mlir/Dialect/MemRef/IR/MemRef.h"
-#include "mlir/Dialect/Tensor/IR/Tensor.h"
-#include "mlir/IR/BuiltinOps.h"
-#include "mlir/Pass/Pass.h"
+#include "sp/Conversion/CPUCodegen/CPUCodegen.h"
+#include "sp/Conversion/SPToCPURuntime/SPToCPURuntime.h"
+#include "sp/Conversion/SPToCUDA/SPToCUDA.h"
+#include "sp/Conversion/SPToLinalg/SPToLinalg.h"
+#include "sp/Conversion/SPToShard/SPToShard.h"
+#include "sp/Conversion/ShardToSP/ShardToSP.h"
 
 namespace mlir::sp {
-
-#define GEN_PASS_DECL
-#include "sp/Conversion/Passes.h.inc"
 
 #define GEN_PASS_REGISTRATION
 #include "sp/Conversion/Passes.h.inc"

@@ -1,9 +1,81 @@
 //===- Passes.td - sp conversion passes --------------------*- tablegen -*-===//
+//
+// Lowerings of the sp dialect, one folder per target under lib/Conversion:
+// SPToLinalg (row-wise ops with the exact numerics), SPToCPURuntime (the
+// CPU runtime's calls), SPToCUDA (the CUDA runtime's calls); and the bridge
+// to upstream's shard dialect both ways (ShardToSP, SPToShard).
+//
+//===----------------------------------------------------------------------===//
 
 #ifndef SP_CONVERSION_PASSES_TD
 #define SP_CONVERSION_PASSES_TD
 
 include "mlir/Pass/PassBase.td"
+
+//===----------------------------------------------------------------------===//
+// SPToLinalg
+//===----------------------------------------------------------------------===//
+
+def SPDecomposeToLinalg : Pass<"sp-decompose-to-linalg"> {
+  let summary = "Decompose sp.rms_norm, sp.fused_add_rms_norm and sp.quant "
+                "into linalg.generic with sp's exact numerics, and the "
+                "collective matmul ops into their collective and GEMM";
+  let description = [{
+    Rewrites the row-wise ops into `linalg.generic` ops on tensors that
+    compute exactly what `include/sp/Runtime/Numerics.h` defines:
+
+    * rms_norm: the sum of squares in f32 as a reduction over the last
+      dimension (sequential order once lowered to loops), then
+      `inv = 1 / sqrt(ss / H + eps)`, then `T(T(float(x) * inv) * w)`;
+    * fused_add_rms_norm: `z = T(x + r)` first, then the norm of `z`;
+    * quant: `1.0f / scale`, multiply, clamp to [-448, 448] ([-224, 224] for
+      f8E4M3FNUZ), and `arith.truncf` to fp8 (round to nearest even; see
+      sp-expand-fp8 for how that is made executable);
+    * all_gather_matmul / matmul_reduce_scatter: `sp.all_gather` then the
+      GEMM, or the GEMM then `sp.reduce_scatter` (the unfused reference;
+      `sp-decompose-collective-matmul` writes the pipelined form instead).
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+//===----------------------------------------------------------------------===//
+// SPToCPURuntime
+//===----------------------------------------------------------------------===//
+
+def SPPrepareCPURuntime : Pass<"sp-prepare-cpu-runtime", "::mlir::ModuleOp"> {
+  let summary = "Lower sp.all_slice and sp.group_rank to this rank's index "
+                "in the group and declare the CPU runtime functions and "
+                "group descriptors collectives use";
+  let description = [{
+    Run before one-shot bufferization on the CPU path: `sp.all_slice`
+    becomes `tensor.extract_slice` at offset `index * chunk` and
+    `sp.group_rank` becomes `index`, this rank's index in the op's group:
+    the job's rank (`sp_rt_rank()`) for a group without a layout, else its
+    grid coordinates on the group's axes linearized in the order listed
+    (arith ops). Every runtime function that the bufferized
+    `sp.all_reduce`, `sp.reduce_scatter`, `sp.all_gather` and
+    `sp.ring_shift` will call is declared (`func.func private`, C
+    interface), and so is the descriptor of every group they use: a
+    constant `memref.global @__sp_group_<name>` holding `[ndims, grid...,
+    naxes, axes...]` (`[1, N, 1, 0]` for `size(N)` alone), which the calls
+    take as `memref<?xi64>` and the runtime turns into the group's
+    communicator (`sp/Runtime/RuntimeABI.h`). A ring_shift bufferizes to
+    `sp_rt_ring_shift_start_<T>` (MPI_Isend/MPI_Irecv) at the op and
+    `sp_rt_ring_shift_wait` before the first use of its result. Element types without a
+    runtime implementation are reported here, at the op. `sp.replicated`
+    argument attributes are dropped: they mean nothing to LLVM.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+//===----------------------------------------------------------------------===//
+// SPToCUDA
+//===----------------------------------------------------------------------===//
 
 def SPConvertToCUDARuntime
     : Pass<"sp-convert-to-cuda-runtime", "::mlir::ModuleOp"> {
@@ -29,7 +101,14 @@ def SPConvertToCUDARuntime
     | `sp.quant` | `sp_cuda_rt_quant_<T>_<F8>` | quant kernel |
     | `sp.quant(sp.rms_norm)` | `sp_cuda_rt_rms_norm_quant_<T>_<F8>` | one kernel |
     | `sp.quant(sp.fused_add_rms_norm)` | `sp_cuda_rt_fused_add_rms_norm_quant_<T>_<F8>` | one kernel |
-    | `sp.all_slice` | `tensor.extract_slice` at `sp_cuda_rt_rank()` | (no communication) |
+    | `sp.all_slice` | `tensor.extract_slice` at this rank's index in the group | (no communication) |
+
+    Calls that communicate take the group's descriptor (a constant
+    `memref.global @__sp_group_<name>`, `[ndims, grid..., naxes, axes...]`,
+    as `memref<?xi64>`); the runtime runs them on the group's communicator
+    (`ncclCommSplit` of the job's for a group with a layout). `sp.all_slice`
+    and `sp.group_rank` use this rank's index in the group, computed from
+    `sp_cuda_rt_rank()` as on the CPU path.
 
     A norm whose only user is an `sp.quant` is fused with it: the
     normalized activations never reach memory (bitwise the same result).
@@ -44,6 +123,138 @@ def SPConvertToCUDARuntime
                            "::mlir::LLVM::LLVMDialect",
                            "::mlir::memref::MemRefDialect",
                            "::mlir::tensor::TensorDialect"];
+}
+
+//===----------------------------------------------------------------------===//
+// ShardToSP / SPToShard
+//===----------------------------------------------------------------------===//
+
+def SPImportShard : Pass<"sp-import-shard", "::mlir::ModuleOp"> {
+  let summary = "Import upstream shard collectives (as shard-partition emits "
+                "them) as sp collectives over sp.group symbols";
+  let description = [{
+    Maps the SPMD output of upstream's `shard-partition` to sp, so that sp's
+    passes (`sp-sequence-parallelism`, `sp-collective-matmul`, the CPU and
+    CUDA lowerings) apply to it:
+
+    | shard | sp |
+    |---|---|
+    | `shard.all_reduce` (input type = result type) | `sp.all_reduce` |
+    | `shard.reduce_scatter ... scatter_axis = d` | `sp.reduce_scatter ... dim d` |
+    | `shard.all_gather ... gather_axis = d` | `sp.all_gather ... dim d` |
+    | `shard.all_slice ... slice_axis = d` | `sp.all_slice ... dim d` |
+    | `shard.process_multi_index` of one grid axis | `sp.group_rank` |
+
+    Reductions `sum`, `max`, `min`, `product`, `average` become `sum`,
+    `max`, `min`, `prod`, `avg`. Every distinct (grid, grid_axes) pair gets
+    one `sp.group`: a 1-D grid spanned by axes [0] becomes the plain
+    `sp.group @<grid> size(N)` (`@<grid>_axes_0` while the grid is still
+    used by ops left alone), any other pair
+    `sp.group @<grid>_axes_<a>_<b> size(S) grid [..] axes [a, b]`, with the
+    grid's shape and the op's grid_axes in order (names that clash get a
+    numeric suffix). A collective with empty grid_axes is the identity and
+    is replaced by its input. Grids that the import leaves without users
+    are erased; other shard ops are left as they are.
+
+    A function argument annotated with a fully replicated sharding
+    (`shard.shard %arg to %s` with `%s = shard.sharding @g split_axes =
+    [[], ...]`, no halos or offsets, not `annotate_for_users`) gets
+    `sp.replicated`; the annotation itself stays.
+
+    Collectives that cannot be imported are left alone with a remark that
+    says why: grids with a dynamic extent (`?`), `bitwise_*` and `generic`
+    reductions, an all-reduce whose accumulator type differs from its input
+    type, memref operands, and shard's collectives without an sp
+    counterpart (all_to_all, broadcast, gather, ...). The pass fails only
+    on malformed IR. `sp-export-shard` is its inverse.
+  }];
+  let dependentDialects = ["::mlir::sp::SPDialect"];
+}
+
+def SPExportShard : Pass<"sp-export-shard", "::mlir::ModuleOp"> {
+  let summary = "Export sp collectives and groups as upstream shard "
+                "collectives and grids, for a shard-based lowering";
+  let description = [{
+    The inverse of `sp-import-shard`, so that a compiler can keep its own
+    shard-based lowering (e.g. `convert-shard-to-mpi`) after sp's rewrite:
+    `sp.all_reduce`, `sp.reduce_scatter`, `sp.all_gather` and `sp.all_slice`
+    become the shard collectives, `sp.group_rank` becomes
+    `shard.process_multi_index` (linearized with arith for a group that
+    spans several grid axes).
+
+    A plain `sp.group @g size(N)` becomes `shard.grid @g(shape = N)` with
+    grid_axes [0]. A group with a layout becomes a grid of its `grid` shape,
+    shared by the groups with the same shape, with grid_axes = its axes; the
+    grid is named `@<x>` for a group named `@<x>_axes_<a>_...` (the import's
+    names; an existing `shard.grid @<x>` of that shape is reused), otherwise
+    `@<group>_grid`. `sp.group` symbols are erased once nothing refers to
+    them; `sp.replicated` argument attributes are kept.
+
+    The fused `sp.all_gather_matmul` and `sp.matmul_reduce_scatter` and
+    `sp.ring_shift` have no shard equivalent and are errors: run
+    `sp-decompose-to-linalg` first to expand the fused ops, and export before
+    `sp-decompose-collective-matmul` introduces ring shifts. `sp.rms_norm`,
+    `sp.fused_add_rms_norm` and `sp.quant` are not collectives and are left
+    as they are; `sp-decompose-to-linalg` turns them into linalg.
+  }];
+  let dependentDialects = ["::mlir::shard::ShardDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
+//===----------------------------------------------------------------------===//
+// CPUCodegen
+//===----------------------------------------------------------------------===//
+
+def SPCPUVectorize : Pass<"sp-cpu-vectorize", "::mlir::func::FuncOp"> {
+  let summary = "Split, tile and vectorize linalg ops on tensors for the CPU "
+                "without changing any result bit";
+  let description = [{
+    Every linalg op with static tiles is split (`linalg::splitOp`) so that
+    its tiles divide it, tiled with `scf.for` (`scf::tileUsingSCF`) and the
+    innermost tile vectorized (`linalg::vectorize`). Lanes are always
+    independent outputs, never steps of a reduction:
+
+    * `linalg.matmul`: cache blocks of N and K, then register tiles of
+      `rows x 2 vectors` of columns with K tiled by 1, so each output element
+      still accumulates k = 0, 1, ... in order with a multiply and an add
+      (two roundings, no FMA);
+    * generics whose innermost loop is parallel (elementwise, fills, the
+      rank-order sum): vectors along that loop;
+    * generics whose innermost loop is a reduction (the norms' sum of
+      squares): vectors across the innermost parallel loop (rows), each lane
+      running its row's reduction in index order.
+
+    Ops it cannot vectorize are left for convert-linalg-to-loops.
+  }];
+  let options = [
+    Option<"vectorBits", "vector-bits", "unsigned", /*default=*/"0",
+           "Vector register width in bits (0: the host's)">,
+    Option<"matmulRows", "matmul-rows", "int64_t", /*default=*/"4",
+           "Rows of a matmul register tile">,
+  ];
+  let dependentDialects = ["::mlir::affine::AffineDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
+def SPCPULowerVectors : Pass<"sp-cpu-lower-vectors", "::mlir::func::FuncOp"> {
+  let summary = "Hoist the accumulators of the vectorized tiles and lower "
+                "n-D vector ops to 1-D loads, stores and arithmetic";
+  let description = [{
+    Runs on buffers after bufferization: folds subviews into the transfers,
+    keeps loop-invariant transfers (a matmul tile's accumulators) in
+    registers across the reduction loop, and lowers multi-reductions with
+    the inner-parallel strategy (one vector add per reduction step, in
+    order), transposes, broadcasts and transfers, so that no reduction is
+    reassociated and no multiply-add is contracted.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
 }
 
 #endif // SP_CONVERSION_PASSES_TD

@@ -3,16 +3,22 @@
 // sp-convert-to-cuda-runtime: see Passes.td. Runs on tensors, before
 // one-shot bufferization: each op becomes to_buffer (operands), memref.alloc
 // (results), one runtime call on unranked memrefs, and to_tensor (results).
-// The runtime's C ABI for these calls is runtime/cuda/CompiledABI.h.
+// The runtime's C ABI for these calls is runtime/cuda-abi/CompiledABI.h.
 //
 //===----------------------------------------------------------------------===//
 
-#include "sp/Conversion/Passes.h"
+#include "sp/Conversion/SPToCUDA/SPToCUDA.h"
 
+#include "sp/Conversion/Common/RuntimeABI.h"
 #include "sp/Dialect/SP/IR/SPDialect.h"
 #include "sp/Dialect/SP/IR/SPOps.h"
-#include "sp/Dialect/SP/Transforms/Passes.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Dominance.h"
 #include "mlir/IR/SymbolTable.h"
@@ -36,42 +42,13 @@ static std::string elementSuffix(Type type) {
   return getRuntimeTypeSuffix(type, /*reduces=*/false);
 }
 
-/// Activations the kernels take.
-static bool isKernelActivation(Type type) {
-  return type.isF32() || type.isF16() || type.isBF16();
-}
-
 /// Element types NCCL reduces here (those the CPU runtime reduces too).
 static bool isReducible(Type type) {
   return !getRuntimeTypeSuffix(type, /*reduces=*/true).empty();
 }
 
-static bool isFP8(Type type) {
-  return isa<Float8E4M3FNType, Float8E4M3FNUZType>(type);
-}
-
 static Type elementOf(Value value) {
   return cast<ShapedType>(value.getType()).getElementType();
-}
-
-/// "file:line:col" of the first file location in `loc`, else its printed
-/// form: what the runtime's error messages show.
-static std::string describe(Location loc) {
-  std::string text;
-  loc->walk([&](Location inner) {
-    if (auto file = dyn_cast<FileLineColLoc>(inner)) {
-      text = (file.getFilename().getValue() + ":" + Twine(file.getLine()) +
-              ":" + Twine(file.getColumn()))
-                 .str();
-      return WalkResult::interrupt();
-    }
-    return WalkResult::advance();
-  });
-  if (text.empty()) {
-    llvm::raw_string_ostream os(text);
-    loc.print(os);
-  }
-  return text;
 }
 
 namespace {
@@ -87,7 +64,7 @@ public:
   /// The op's name and location as a NUL-terminated string constant.
   Value location(OpBuilder &b, Operation *op) {
     std::string text =
-        (op->getName().getStringRef() + " at " + describe(op->getLoc())).str();
+        (op->getName().getStringRef() + " at " + describeLocation(op->getLoc())).str();
     LLVM::GlobalOp &global = strings[text];
     if (!global) {
       OpBuilder &mb = declarations;
@@ -133,19 +110,22 @@ public:
                                              /*writable=*/true);
   }
 
-  /// Calls `name`, declaring it on first use (C interface, no results).
-  void call(OpBuilder &b, Location loc, StringRef name, ValueRange args) {
+  /// Calls `name`, declaring it on first use (with the C interface unless
+  /// `plain`); returns its results.
+  ValueRange call(OpBuilder &b, Location loc, StringRef name, ValueRange args,
+                  TypeRange results = {}, bool plain = false) {
     if (!module.lookupSymbol(name)) {
       OpBuilder &mb = declarations;
       auto function = func::FuncOp::create(
           mb, module.getLoc(), name,
-          mb.getFunctionType(TypeRange(args), TypeRange{}));
+          mb.getFunctionType(TypeRange(args), results));
       function.setPrivate();
-      function->setAttr("llvm.emit_c_interface", mb.getUnitAttr());
+      if (!plain)
+        function->setAttr("llvm.emit_c_interface", mb.getUnitAttr());
       symbols.insert(function);
       mb.setInsertionPointAfter(function);
     }
-    func::CallOp::create(b, loc, name, TypeRange{}, args);
+    return func::CallOp::create(b, loc, name, results, args).getResults();
   }
 
   /// Dynamic sizes of `tensor` (for allocating a result of the same shape).
@@ -159,16 +139,31 @@ public:
     return sizes;
   }
 
+  /// The descriptor of the group named `group` from `op`, declared on
+  /// first use (sp/Runtime/RuntimeABI.h's format).
+  Value group(OpBuilder &b, Operation *op, FlatSymbolRefAttr group) {
+    return getGroupDescriptor(b, op->getLoc(),
+                              declareGroupDescriptor(lookupGroup(op, group)));
+  }
+
+  /// This rank's index in the group named `group` from `op`.
+  Value groupIndex(OpBuilder &b, Operation *op, FlatSymbolRefAttr group) {
+    return getGroupIndex(b, op->getLoc(), lookupGroup(op, group),
+                         rankIndex(b, op->getLoc()));
+  }
+
+  /// This rank's index in the job.
   Value rankIndex(OpBuilder &b, Location loc) {
     if (!module.lookupSymbol(kRankFunction)) {
       OpBuilder &mb = declarations;
       auto function = func::FuncOp::create(
           mb, module.getLoc(), kRankFunction,
-          mb.getFunctionType(TypeRange{}, {mb.getI32Type()}));
+          mb.getFunctionType(TypeRange{}, {mb.getI64Type()}));
       function.setPrivate();
+      symbols.insert(function);
       mb.setInsertionPointAfter(function);
     }
-    Value rank = func::CallOp::create(b, loc, kRankFunction, b.getI32Type(),
+    Value rank = func::CallOp::create(b, loc, kRankFunction, b.getI64Type(),
                                       ValueRange{})
                      .getResult(0);
     return arith::IndexCastOp::create(b, loc, b.getIndexType(), rank);
@@ -192,7 +187,8 @@ struct ConvertToCUDARuntimePass
     // it was, with every unsupported op reported.
     bool unsupported = false;
     module.walk([&](Operation *op) {
-      if (!isa<SPDialect>(op->getDialect()) || isa<GroupOp, AllSliceOp>(op))
+      if (!isa<SPDialect>(op->getDialect()) ||
+          isa<GroupOp, AllSliceOp, GroupRankOp>(op))
         return;
       if (failed(checkSupported(op)))
         unsupported = true;
@@ -211,7 +207,8 @@ struct ConvertToCUDARuntimePass
     SmallVector<Operation *> ops;
     module.walk([&](Operation *op) {
       if (isa<AllReduceOp, ReduceScatterOp, AllGatherOp, AllSliceOp,
-              RMSNormOp, FusedAddRMSNormOp>(op))
+              RMSNormOp, FusedAddRMSNormOp, AllGatherMatmulOp,
+              MatmulReduceScatterOp, RingShiftOp, GroupRankOp>(op))
         ops.push_back(op);
     });
     for (Operation *op : ops) {
@@ -220,12 +217,41 @@ struct ConvertToCUDARuntimePass
               [&](auto collective) { convertCollective(calls, collective); })
           .Case<AllSliceOp>([&](AllSliceOp slice) {
             OpBuilder b(slice);
-            lowerAllSliceAtRank(slice, calls.rankIndex(b, slice.getLoc()));
+            lowerAllSliceAtRank(
+                slice, calls.groupIndex(b, slice, slice.getGroupAttr()));
           })
           .Case<RMSNormOp>([&](RMSNormOp norm) { convertNorm(calls, norm); })
           .Case<FusedAddRMSNormOp>(
-              [&](FusedAddRMSNormOp norm) { convertFusedNorm(calls, norm); });
+              [&](FusedAddRMSNormOp norm) { convertFusedNorm(calls, norm); })
+          .Case<AllGatherMatmulOp, MatmulReduceScatterOp>(
+              [&](auto fused) { convertCollectiveMatmul(calls, fused); })
+          .Case<RingShiftOp>(
+              [&](RingShiftOp shift) { convertRingShift(calls, shift); })
+          .Case<GroupRankOp>([&](GroupRankOp rank) {
+            OpBuilder b(rank);
+            rank.getResult().replaceAllUsesWith(
+                calls.groupIndex(b, rank, rank.getGroupAttr()));
+            rank.erase();
+          });
     }
+
+    // The exit of every public function of a module that calls the runtime
+    // is a synchronization point: a no-op unless calls left work enqueued
+    // (SP_CUDA_SYNC=explicit with device buffers; CudaRuntime.h).
+    bool callsRuntime = false;
+    module.walk([&](func::CallOp call) {
+      StringRef callee = call.getCallee();
+      callsRuntime |= callee.starts_with("sp_cuda_rt_") && callee != kRankFunction;
+    });
+    if (callsRuntime)
+      module.walk([&](func::ReturnOp ret) {
+        auto function = ret->getParentOfType<func::FuncOp>();
+        if (!function || function.isPrivate())
+          return;
+        OpBuilder b(ret);
+        calls.call(b, ret.getLoc(), "sp_cuda_rt_function_exit",
+                   ValueRange{calls.location(b, ret)}, {}, /*plain=*/true);
+      });
 
     // `sp.replicated` has served its purpose; LLVM would warn about it.
     dropReplicatedArgAttrs(module);
@@ -234,7 +260,13 @@ struct ConvertToCUDARuntimePass
   DominanceInfo *dominance = nullptr;
 
   LogicalResult checkSupported(Operation *op) {
+    if (isa<AllGatherMatmulOp, MatmulReduceScatterOp>(op))
+      return checkCollectiveMatmul(op);
     Type element = elementOf(op->getOperand(0));
+    if (isa<RingShiftOp>(op) && elementSuffix(element).empty())
+      return op->emitOpError()
+             << "has no CUDA runtime implementation for element type "
+             << element << " (transfers move floats, fp8 and i8..i64)";
     auto unsupported = [&](StringRef what) {
       return op->emitOpError()
              << "has no CUDA runtime implementation for element type "
@@ -245,7 +277,7 @@ struct ConvertToCUDARuntimePass
     if (isa<AllGatherOp>(op) && elementSuffix(element).empty())
       return unsupported("gathers move floats, fp8 and i8..i64");
     if (isa<RMSNormOp, FusedAddRMSNormOp, QuantOp>(op)) {
-      if (!isKernelActivation(element))
+      if (!isKernelActivationType(element))
         return unsupported("the kernels take f32, f16 and bf16");
       for (Value operand : op->getOperands().drop_back(isa<QuantOp>(op)))
         if (elementOf(operand) != element)
@@ -253,11 +285,127 @@ struct ConvertToCUDARuntimePass
                  << element << ", got " << elementOf(operand);
     }
     if (auto quant = dyn_cast<QuantOp>(op))
-      if (!isFP8(elementOf(quant.getResult())))
+      if (!isQuantFP8Type(elementOf(quant.getResult())))
         return op->emitOpError("CUDA quant kernels write f8E4M3FN or "
                                "f8E4M3FNUZ, not ")
                << elementOf(quant.getResult());
     return success();
+  }
+
+  /// The fused GEMMs run with cuBLASLt: equal operand types, results the
+  /// kernels' activation types.
+  LogicalResult checkCollectiveMatmul(Operation *op) {
+    Type lhs = elementOf(op->getOperand(0)), rhs = elementOf(op->getOperand(1));
+    Type result = elementOf(op->getResult(0));
+    bool scaled = op->getNumOperands() > 2;
+    if (lhs != rhs)
+      return op->emitOpError() << "has no CUDA runtime implementation for "
+                                  "operands of different types ("
+                               << lhs << " and " << rhs << ")";
+    if (!isCollectiveMatmulInputType(lhs, scaled))
+      return op->emitOpError()
+             << "has no CUDA runtime implementation for operands of type "
+             << lhs
+             << (scaled ? " (the FP8 form takes f8E4M3FN or f8E4M3FNUZ)"
+                        : " (GEMMs take f32, f16, bf16 and fp8)");
+    if (!isKernelActivationType(result))
+      return op->emitOpError()
+             << "has no CUDA runtime implementation for results of type "
+             << result << " (f32, f16 and bf16)";
+    return success();
+  }
+
+  /// all_gather_matmul / matmul_reduce_scatter -> one runtime call that
+  /// pipelines the transfers with cuBLASLt GEMMs of the chunks.
+  template <typename OpTy>
+  void convertCollectiveMatmul(RuntimeCalls &calls, OpTy op) {
+    constexpr bool gather = std::is_same_v<OpTy, AllGatherMatmulOp>;
+    OpBuilder b(op);
+    Location loc = op.getLoc();
+    int64_t size = *getGroupSizeOf(op, op.getGroupAttr());
+    auto resultType = op.getResult().getType();
+    // Dynamic sizes: rows from lhs (times or divided by the group size),
+    // columns from rhs.
+    auto rowsOf = [&](Type type) -> SmallVector<Value> {
+      SmallVector<Value> sizes;
+      auto tensor = cast<RankedTensorType>(type);
+      if (tensor.isDynamicDim(0)) {
+        Value rows = tensor::DimOp::create(b, loc, op.getLhs(), 0);
+        Value n = arith::ConstantIndexOp::create(b, loc, size);
+        sizes.push_back(gather ? arith::MulIOp::create(b, loc, rows, n)
+                                     .getResult()
+                               : arith::DivUIOp::create(b, loc, rows, n)
+                                     .getResult());
+      }
+      return sizes;
+    };
+    SmallVector<Value> outSizes = rowsOf(resultType);
+    if (resultType.isDynamicDim(1))
+      outSizes.push_back(tensor::DimOp::create(b, loc, op.getRhs(), 1));
+    Value out = calls.allocate(b, loc, resultType, outSizes);
+    SmallVector<Value> args{calls.unranked(b, loc, out)};
+    Value gathered;
+    RankedTensorType gatheredType;
+    if constexpr (gather) {
+      // The runtime gathers lhs anyway; a buffer for it is always passed.
+      auto lhsType = op.getLhs().getType();
+      gatheredType = op.getGathered()
+                         ? cast<RankedTensorType>(op.getGathered().getType())
+                         : RankedTensorType::get({resultType.getDimSize(0),
+                                                  lhsType.getDimSize(1)},
+                                                 lhsType.getElementType());
+      SmallVector<Value> gatheredSizes = rowsOf(gatheredType);
+      if (gatheredType.isDynamicDim(1))
+        gatheredSizes.push_back(tensor::DimOp::create(b, loc, op.getLhs(), 1));
+      gathered = calls.allocate(b, loc, gatheredType, gatheredSizes);
+      args.push_back(calls.unranked(b, loc, gathered));
+    }
+    args.push_back(calls.input(b, loc, op.getLhs()));
+    args.push_back(calls.input(b, loc, op.getRhs()));
+    for (Value scale : op.getScales())
+      args.push_back(calls.input(b, loc, scale));
+    args.push_back(calls.group(b, op, op.getGroupAttr()));
+    args.push_back(calls.location(b, op));
+    std::string name =
+        (Twine("sp_cuda_rt_") + op->getName().stripDialect() +
+         (op.isScaled() ? "_scaled_" : "_") +
+         elementSuffix(op.getLhs().getType().getElementType()) + "_" +
+         elementSuffix(resultType.getElementType()))
+            .str();
+    calls.call(b, loc, name, args);
+    op.getResult().replaceAllUsesWith(calls.result(b, loc, out, resultType));
+    if constexpr (gather)
+      if (Value result = op.getGathered())
+        result.replaceAllUsesWith(
+            calls.result(b, loc, gathered, gatheredType));
+    op.erase();
+  }
+
+  /// ring_shift -> a start at the op and a wait before the first use of its
+  /// result, so the work in between overlaps with the transfer.
+  void convertRingShift(RuntimeCalls &calls, RingShiftOp op) {
+    Operation *waitPoint = getWaitPoint(op);
+    OpBuilder b(op);
+    Location loc = op.getLoc();
+    auto type = op.getResult().getType();
+    Value out = calls.allocate(
+        b, loc, type, RuntimeCalls::dynamicSizes(b, loc, op.getInput()));
+    Value offset =
+        arith::IndexCastOp::create(b, loc, b.getI64Type(), op.getOffset());
+    Value location = calls.location(b, op);
+    Value handle =
+        calls.call(b, loc,
+                   "sp_cuda_rt_ring_shift_start_" +
+                       elementSuffix(type.getElementType()),
+                   ValueRange{calls.input(b, loc, op.getInput()),
+                              calls.unranked(b, loc, out), offset,
+                              calls.group(b, op, op.getGroupAttr()), location},
+                   b.getI64Type())[0];
+    op.getResult().replaceAllUsesWith(calls.result(b, loc, out, type));
+    OpBuilder waitBuilder(waitPoint);
+    calls.call(waitBuilder, loc, "sp_cuda_rt_ring_shift_wait",
+               ValueRange{handle, location}, TypeRange{}, /*plain=*/true);
+    op.erase();
   }
 
   static Value constantI32(OpBuilder &b, Location loc, int64_t value) {
@@ -276,12 +424,9 @@ struct ConvertToCUDARuntimePass
     Location loc = op.getLoc();
     Value input = op.getInput();
     auto resultType = cast<RankedTensorType>(op.getType());
-    int64_t size = *getGroupSize(op);
-    int64_t dim = 0;
-    if constexpr (!std::is_same_v<OpTy, AllReduceOp>)
-      dim = op.getDimAttr().getInt();
+    auto collective = cast<CollectiveOpInterface>(op.getOperation());
     SmallVector<Value> dynamic =
-        getCollectiveResultDynamicSizes(b, loc, op, input);
+        getCollectiveResultDynamicSizes(b, loc, collective, input);
     Value output = calls.allocate(b, loc, resultType, dynamic);
     SmallVector<Value> args{calls.input(b, loc, input),
                             calls.unranked(b, loc, output)};
@@ -294,9 +439,9 @@ struct ConvertToCUDARuntimePass
       args.push_back(constantI32(
           b, loc, static_cast<int64_t>(op.getReductionAttr().getValue())));
     }
-    args.push_back(constantI64(b, loc, size));
-    if constexpr (!std::is_same_v<OpTy, AllReduceOp>)
-      args.push_back(constantI64(b, loc, dim));
+    args.push_back(calls.group(b, op, op.getGroupAttr()));
+    if (std::optional<int64_t> dim = collective.getCollectiveDim())
+      args.push_back(constantI64(b, loc, *dim));
     args.push_back(calls.location(b, op));
     std::string name = ("sp_cuda_rt_" + base + "_" +
                         elementSuffix(resultType.getElementType()))

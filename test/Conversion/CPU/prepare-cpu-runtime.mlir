@@ -1,13 +1,16 @@
 // RUN: sp-opt %s --split-input-file --sp-prepare-cpu-runtime --verify-diagnostics | FileCheck %s
 
-// CHECK-DAG: func.func private @sp_rt_all_reduce_bf16(memref<*xbf16>, memref<*xbf16>, i32, i64) attributes {llvm.emit_c_interface}
-// CHECK-DAG: func.func private @sp_rt_reduce_scatter_f32(memref<*xf32>, memref<*xf32>, i32, i64, i64) attributes {llvm.emit_c_interface}
-// CHECK-DAG: func.func private @sp_rt_all_gather_f8E4M3FN(memref<*xf8E4M3FN>, memref<*xf8E4M3FN>, i64, i64) attributes {llvm.emit_c_interface}
+// CHECK-DAG: func.func private @sp_rt_all_reduce_bf16(memref<*xbf16>, memref<*xbf16>, i32, memref<?xi64>) attributes {llvm.emit_c_interface}
+// CHECK-DAG: func.func private @sp_rt_reduce_scatter_f32(memref<*xf32>, memref<*xf32>, i32, memref<?xi64>, i64) attributes {llvm.emit_c_interface}
+// CHECK-DAG: func.func private @sp_rt_all_gather_f8E4M3FN(memref<*xf8E4M3FN>, memref<*xf8E4M3FN>, memref<?xi64>, i64) attributes {llvm.emit_c_interface}
 // CHECK-DAG: func.func private @sp_rt_rank() -> i64
+// One descriptor per group the collectives use (all_slice needs none).
+// CHECK-DAG: memref.global "private" constant @__sp_group_tp : memref<4xi64> = dense<[1, 2, 1, 0]>
 // The replicated attribute is dropped (LLVM would warn about it).
 // CHECK-LABEL: func.func @f(
 // CHECK-SAME: %{{.*}}: tensor<8x4xbf16>, %{{.*}}: tensor<8x4xf32>, %{{.*}}: tensor<2x4xf8E4M3FN>, %[[R:.*]]: tensor<8x4xf32>)
-// all_slice: rows [rank * 4, rank * 4 + 4) of the replicated value.
+// all_slice: rows [rank * 4, rank * 4 + 4) of the replicated value (a group
+// of every rank: its index is the rank).
 // CHECK: %[[RANK:.*]] = call @sp_rt_rank() : () -> i64
 // CHECK: %[[IDX:.*]] = arith.index_cast %[[RANK]] : i64 to index
 // CHECK: %[[OFF:.*]] = arith.muli %[[IDX]], %c4
@@ -41,4 +44,16 @@ func.func @unsupported(%x: tensor<4xi32>) -> tensor<4xi32> {
   // expected-error @below {{'sp.all_reduce' op has no CPU runtime implementation for element type 'i32' (reductions support f32, f16, bf16, f64)}}
   %0 = sp.all_reduce %x over @tp : tensor<4xi32>
   return %0 : tensor<4xi32>
+}
+
+// -----
+
+// sp.replicated_axes is dropped too.
+// CHECK-LABEL: func.func @replicated_axes(
+// CHECK-SAME: %{{.*}}: tensor<8x4xf32>) -> tensor<4x4xf32>
+// CHECK-NOT: sp.replicated
+sp.group @tp size(2) grid [2, 2] axes [1]
+func.func @replicated_axes(%r: tensor<8x4xf32> {sp.replicated_axes = array<i64: 1>}) -> tensor<4x4xf32> {
+  %0 = sp.all_slice %r over @tp : tensor<8x4xf32> -> tensor<4x4xf32>
+  return %0 : tensor<4x4xf32>
 }

@@ -3,11 +3,14 @@
 // RUN: sp-opt %s --split-input-file --sp-convert-to-cuda-runtime --verify-roundtrip --verify-diagnostics -o /dev/null
 
 // Collectives: operands read through to_buffer, results in fresh buffers,
-// one runtime call with the reduction, group size, dim and the op's location.
-// CHECK: llvm.mlir.global internal constant @[[LOC_AR:.*]]("sp.all_reduce at {{.*}}convert-to-cuda-runtime.mlir:[[#@LINE+27]]:8\00")
-// CHECK: func.func private @sp_cuda_rt_all_reduce_bf16(memref<*xbf16>, memref<*xbf16>, i32, i64, !llvm.ptr) attributes {llvm.emit_c_interface}
-// CHECK: func.func private @sp_cuda_rt_reduce_scatter_f32(memref<*xf32>, memref<*xf32>, i32, i64, i64, !llvm.ptr) attributes {llvm.emit_c_interface}
-// CHECK: func.func private @sp_cuda_rt_all_gather_f8E4M3FN(memref<*xf8E4M3FN>, memref<*xf8E4M3FN>, i64, i64, !llvm.ptr) attributes {llvm.emit_c_interface}
+// one runtime call with the reduction, the group's descriptor (a group of
+// every one of 2 ranks: grid [2] spanned along axis 0), dim and the op's
+// location.
+// CHECK: memref.global "private" constant @__sp_group_tp : memref<4xi64> = dense<[1, 2, 1, 0]>
+// CHECK: llvm.mlir.global internal constant @[[LOC_AR:.*]]("sp.all_reduce at {{.*}}convert-to-cuda-runtime.mlir:[[#@LINE+28]]:8\00")
+// CHECK: func.func private @sp_cuda_rt_all_reduce_bf16(memref<*xbf16>, memref<*xbf16>, i32, memref<?xi64>, !llvm.ptr) attributes {llvm.emit_c_interface}
+// CHECK: func.func private @sp_cuda_rt_reduce_scatter_f32(memref<*xf32>, memref<*xf32>, i32, memref<?xi64>, i64, !llvm.ptr) attributes {llvm.emit_c_interface}
+// CHECK: func.func private @sp_cuda_rt_all_gather_f8E4M3FN(memref<*xf8E4M3FN>, memref<*xf8E4M3FN>, memref<?xi64>, i64, !llvm.ptr) attributes {llvm.emit_c_interface}
 // CHECK-LABEL: func.func @collectives(
 // CHECK-SAME: %[[A:[^:]*]]: tensor<8x4xbf16>, %[[B:[^:]*]]: tensor<8x4xf32>, %[[C:[^:]*]]: tensor<2x4xf8E4M3FN>)
 // CHECK: %[[OUT:.*]] = memref.alloc() : memref<8x4xbf16>
@@ -15,9 +18,10 @@
 // CHECK: %[[UIN:.*]] = memref.cast %[[IN]] : memref<8x4xbf16> to memref<*xbf16>
 // CHECK: %[[UOUT:.*]] = memref.cast %[[OUT]] : memref<8x4xbf16> to memref<*xbf16>
 // CHECK: %[[SUM:.*]] = arith.constant 0 : i32
-// CHECK: %[[SIZE:.*]] = arith.constant 2 : i64
+// CHECK: %[[WORDS:.*]] = memref.get_global @__sp_group_tp : memref<4xi64>
+// CHECK: %[[TP:.*]] = memref.cast %[[WORDS]] : memref<4xi64> to memref<?xi64>
 // CHECK: %[[LOC:.*]] = llvm.mlir.addressof @[[LOC_AR]] : !llvm.ptr
-// CHECK: call @sp_cuda_rt_all_reduce_bf16(%[[UIN]], %[[UOUT]], %[[SUM]], %[[SIZE]], %[[LOC]])
+// CHECK: call @sp_cuda_rt_all_reduce_bf16(%[[UIN]], %[[UOUT]], %[[SUM]], %[[TP]], %[[LOC]])
 // CHECK: %[[R0:.*]] = bufferization.to_tensor %[[OUT]] restrict writable : memref<8x4xbf16> to tensor<8x4xbf16>
 // reduce_scatter along dim 1 with avg (= 4):
 // CHECK: memref.alloc() : memref<8x2xf32>
@@ -63,11 +67,11 @@ func.func @dynamic(%x: tensor<?x16xbf16>) -> tensor<?x16xbf16> {
 
 // all_slice is this rank's rows: no communication, the rank from the runtime;
 // sp.replicated is dropped.
-// CHECK: func.func private @sp_cuda_rt_rank() -> i32
+// CHECK: func.func private @sp_cuda_rt_rank() -> i64
 // CHECK-LABEL: func.func @slice(
 // CHECK-SAME: %[[R:[^:]*]]: tensor<8x4xf32>) -> tensor<4x4xf32> {
-// CHECK: %[[RANK:.*]] = call @sp_cuda_rt_rank() : () -> i32
-// CHECK: %[[IDX:.*]] = arith.index_cast %[[RANK]] : i32 to index
+// CHECK: %[[RANK:.*]] = call @sp_cuda_rt_rank() : () -> i64
+// CHECK: %[[IDX:.*]] = arith.index_cast %[[RANK]] : i64 to index
 // CHECK: %[[OFF:.*]] = arith.muli %[[IDX]], %c4
 // CHECK: tensor.extract_slice %[[R]][%[[OFF]], 0] [4, 4] [1, 1] : tensor<8x4xf32> to tensor<4x4xf32>
 sp.group @tp size(2)
@@ -116,6 +120,8 @@ func.func @quant(%x: tensor<4x64xbf16>, %s: tensor<f32>) -> tensor<4x64xf8E4M3FN
 // CHECK-LABEL: func.func @norm_quant(
 // CHECK-NOT: sp_cuda_rt_rms_norm_bf16(
 // CHECK: call @sp_cuda_rt_rms_norm_quant_bf16_f8E4M3FN(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) : (memref<*xf8E4M3FN>, memref<*xbf16>, memref<*xbf16>, memref<*xf32>, f32, !llvm.ptr) -> ()
+// CHECK-NOT: call
+// CHECK: call @sp_cuda_rt_function_exit(%{{.*}}) : (!llvm.ptr) -> ()
 // CHECK-NOT: call
 // CHECK: return
 func.func @norm_quant(%x: tensor<4x64xbf16>, %w: tensor<64xbf16>, %s: tensor<f32>) -> tensor<4x64xf8E4M3FN> {
@@ -191,6 +197,49 @@ func.func @fused_quant_at_quant(%x: tensor<4x64xbf16>, %r: tensor<4x64xbf16>, %w
   %s2 = arith.addf %s, %s : tensor<f32>
   %3 = sp.quant %0, %s2 : tensor<4x64xbf16> -> tensor<4x64xf8E4M3FN>
   return %3, %1 : tensor<4x64xf8E4M3FN>, tensor<4x64xbf16>
+}
+
+// -----
+
+// The exit of every public function of a module that calls the runtime is
+// a synchronization point (sp_cuda_rt_function_exit: a no-op unless calls
+// left work enqueued, SP_CUDA_SYNC=explicit); private functions (a layer
+// called from the entry) are not, so that enqueued work flows across them.
+// CHECK-LABEL: func.func private @sp_cuda_rt_function_exit(!llvm.ptr)
+// CHECK-NOT: attributes {llvm.emit_c_interface}
+// CHECK-LABEL: func.func private @layer(
+// CHECK: call @sp_cuda_rt_rms_norm_bf16(
+// CHECK-NOT: sp_cuda_rt_function_exit
+// CHECK: return
+// CHECK-LABEL: func.func @entry(
+// CHECK: call @layer(
+// CHECK: %[[LOC:.*]] = llvm.mlir.addressof @[[EXIT:sp_cuda_location[_0-9]*]] : !llvm.ptr
+// CHECK-NEXT: call @sp_cuda_rt_function_exit(%[[LOC]]) : (!llvm.ptr) -> ()
+// CHECK-NEXT: return
+// CHECK-LABEL: func.func @no_runtime_call(
+// CHECK: call @sp_cuda_rt_function_exit(
+// CHECK-NEXT: return
+func.func private @layer(%x: tensor<4x64xbf16>, %w: tensor<64xbf16>) -> tensor<4x64xbf16> {
+  %0 = sp.rms_norm %x, %w epsilon = 1.0e-06 : tensor<4x64xbf16>, tensor<64xbf16>
+  return %0 : tensor<4x64xbf16>
+}
+func.func @entry(%x: tensor<4x64xbf16>, %w: tensor<64xbf16>) -> tensor<4x64xbf16> {
+  %0 = call @layer(%x, %w) : (tensor<4x64xbf16>, tensor<64xbf16>) -> tensor<4x64xbf16>
+  return %0 : tensor<4x64xbf16>
+}
+func.func @no_runtime_call(%x: tensor<4xf32>) -> tensor<4xf32> {
+  return %x : tensor<4xf32>
+}
+
+// -----
+
+// A module without runtime calls gets no synchronization.
+// CHECK-LABEL: func.func @plain(
+// CHECK-NOT: sp_cuda_rt_function_exit
+// CHECK: return
+func.func @plain(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %0 = arith.addf %x, %x : tensor<4xf32>
+  return %0 : tensor<4xf32>
 }
 
 // -----

@@ -2,22 +2,24 @@
 
 // The whole pipeline: one layer of a sequence-parallel model down to the
 // LLVM dialect. Each sp op is one call of the CUDA runtime's C interface
-// (memref descriptors by pointer, then the attributes and the location);
-// nothing of sp, tensors or bufferization is left.
+// (memref descriptors by pointer, then the attributes and the location;
+// the group as its descriptor, a constant global); nothing of sp, tensors
+// or bufferization is left.
 // CHECK-NOT: sp.group
+// CHECK-DAG: llvm.mlir.global private constant @__sp_group_tp(dense<[1, 2, 1, 0]> : tensor<4xi64>)
 // CHECK-DAG: llvm.mlir.global internal constant @{{.*}}("sp.reduce_scatter at {{.*}}lower-to-cuda.mlir:[[#@LINE+20]]:8\00")
-// CHECK-DAG: llvm.func @_mlir_ciface_sp_cuda_rt_reduce_scatter_bf16(!llvm.ptr, !llvm.ptr, i32, i64, i64, !llvm.ptr)
+// CHECK-DAG: llvm.func @_mlir_ciface_sp_cuda_rt_reduce_scatter_bf16(!llvm.ptr, !llvm.ptr, i32, !llvm.ptr, i64, !llvm.ptr)
 // CHECK-DAG: llvm.func @_mlir_ciface_sp_cuda_rt_fused_add_rms_norm_quant_bf16_f8E4M3FN(!llvm.ptr, !llvm.ptr, !llvm.ptr, !llvm.ptr, !llvm.ptr, !llvm.ptr, f32, !llvm.ptr)
-// CHECK-DAG: llvm.func @_mlir_ciface_sp_cuda_rt_all_gather_f8E4M3FN(!llvm.ptr, !llvm.ptr, i64, i64, !llvm.ptr)
+// CHECK-DAG: llvm.func @_mlir_ciface_sp_cuda_rt_all_gather_f8E4M3FN(!llvm.ptr, !llvm.ptr, !llvm.ptr, i64, !llvm.ptr)
 // CHECK-LABEL: llvm.func @layer(
 // CHECK-DAG: %[[EPS:.*]] = llvm.mlir.constant(9.99999997E-7 : f32) : f32
 // CHECK-DAG: %[[SUM:.*]] = llvm.mlir.constant(0 : i32) : i32
-// CHECK-DAG: %[[TP:.*]] = llvm.mlir.constant(2 : i64) : i64
 // CHECK-DAG: %[[DIM:.*]] = llvm.mlir.constant(0 : i64) : i64
 // CHECK: llvm.call @malloc
-// CHECK: llvm.call @sp_cuda_rt_reduce_scatter_bf16({{.*}}, %[[SUM]], %[[TP]], %[[DIM]], %{{.*}}) : (i64, !llvm.ptr, i64, !llvm.ptr, i32, i64, i64, !llvm.ptr) -> ()
+// CHECK: %[[TP:.*]] = llvm.mlir.addressof @__sp_group_tp : !llvm.ptr
+// CHECK: llvm.call @sp_cuda_rt_reduce_scatter_bf16({{.*}}, %[[SUM]], {{.*}}, %[[DIM]], %{{.*}}) : (i64, !llvm.ptr, i64, !llvm.ptr, i32, !llvm.ptr, !llvm.ptr, i64, i64, i64, i64, !llvm.ptr) -> ()
 // CHECK: llvm.call @sp_cuda_rt_fused_add_rms_norm_quant_bf16_f8E4M3FN({{.*}}, %[[EPS]], %{{.*}}) : (i64, !llvm.ptr, i64, !llvm.ptr, i64, !llvm.ptr, i64, !llvm.ptr, i64, !llvm.ptr, i64, !llvm.ptr, f32, !llvm.ptr) -> ()
-// CHECK: llvm.call @sp_cuda_rt_all_gather_f8E4M3FN({{.*}}, %[[TP]], %[[DIM]], %{{.*}}) : (i64, !llvm.ptr, i64, !llvm.ptr, i64, i64, !llvm.ptr) -> ()
+// CHECK: llvm.call @sp_cuda_rt_all_gather_f8E4M3FN({{.*}}, %[[DIM]], %{{.*}}) : (i64, !llvm.ptr, i64, !llvm.ptr, !llvm.ptr, !llvm.ptr, i64, i64, i64, i64, !llvm.ptr) -> ()
 // The reduce_scatter's buffer dies after the norm: freed.
 // CHECK: llvm.call @free
 // CHECK: llvm.return

@@ -91,3 +91,13 @@ func.func @quant(%x: tensor<16x64xbf16>, %y: tensor<?x64xf32>, %s: tensor<f32>) 
   %1 = sp.quant %y, %s : tensor<?x64xf32> -> tensor<?x64xf8E4M3FNUZ>
   return %0, %1 : tensor<16x64xf8E4M3FN>, tensor<?x64xf8E4M3FNUZ>
 }
+
+// -----
+
+// Groups in a 2-D grid (DP 2 x TP 4 on 8 ranks).
+// CHECK: sp.group @tp size(4) grid [2, 4] axes [1]
+// CHECK: sp.group @dp size(2) grid [2, 4] axes [0]
+// CHECK: sp.group @both size(8) grid [2, 4] axes [1, 0]
+sp.group @tp size(4) grid [2, 4] axes [1]
+sp.group @dp size(2) grid [2, 4] axes [0]
+sp.group @both size(8) grid [2, 4] axes [1, 0]

@@ -20,3 +20,9 @@ elif kind == "rows":     # dynamic rows: 4 on rank 0, 3 on rank 1
     os.makedirs(os.path.join(directory, "rank0"), exist_ok=True)
     npy.write(os.path.join(directory, "rank0", "arg0.npy"), "<f4", (4, 4), [1.0] * 16)
     npy.write(os.path.join(directory, "rank1", "arg0.npy"), "<f4", (3, 4), [1.0] * 12)
+elif kind == "truncated":  # rank 1 only: a valid header, 100 of 128 data bytes
+    npy.write(os.path.join(directory, "rank1", "arg0.npy"), "<f4", (4, 8), [0.0] * 32)
+    path = os.path.join(directory, "rank1", "arg0.npy")
+    data = open(path, "rb").read()
+    with open(path, "wb") as f:
+        f.write(data[:len(data) - 28])

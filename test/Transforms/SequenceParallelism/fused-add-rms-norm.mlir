@@ -74,7 +74,7 @@ sp.group @tp size(2)
 // CHECK: sp.all_reduce
 // CHECK-NOT: sp.all_slice
 func.func @residual_not_replicated(%x: tensor<8x16xf32>, %r: tensor<8x16xf32>, %w: tensor<16xf32> {sp.replicated}) -> tensor<8x16xf32> {
-  // expected-remark @below {{none of its norms can run on local rows: the residual (argument #1) of 'sp.fused_add_rms_norm'}}
+  // expected-remark @below {{none of its users can run on local rows: the residual (argument #1) of 'sp.fused_add_rms_norm'}}
   // expected-warning @below {{rewrote none}}
   %0 = sp.all_reduce %x over @tp : tensor<8x16xf32>
   %1:2 = sp.fused_add_rms_norm %0, %r, %w epsilon = 1.0e-5 : tensor<8x16xf32>, tensor<16xf32>
@@ -99,15 +99,16 @@ func.func @residual_returned(%x: tensor<8x16xf32>, %r: tensor<8x16xf32> {sp.repl
 
 sp.group @tp size(2)
 
-// The all_reduce feeding the residual operand (not the input) is not a site
-// of its own; the fused add still runs locally for the input's site, with
-// the residual sliced.
+// An all_reduce feeding the residual operand (not the input) is a site too:
+// the fused add runs on local rows of both, nothing is sliced, and only the
+// output is gathered.
 // CHECK-LABEL: func.func @all_reduce_as_residual
-// CHECK: %[[AR:.*]] = sp.all_reduce %{{.*}} over @tp
-// CHECK: sp.reduce_scatter
-// CHECK: sp.all_slice %[[AR]]
+// CHECK: %[[R:.*]] = sp.reduce_scatter %{{.*}} over @tp
+// CHECK: %[[X:.*]] = sp.reduce_scatter %{{.*}} over @tp
+// CHECK-NOT: sp.all_slice
+// CHECK: %[[OUT:.*]], %{{.*}} = sp.fused_add_rms_norm %[[X]], %[[R]], %{{.*}} : tensor<4x16xf32>
+// CHECK: sp.all_gather %[[OUT]]
 func.func @all_reduce_as_residual(%x: tensor<8x16xf32>, %y: tensor<8x16xf32>, %w: tensor<16xf32> {sp.replicated}) -> tensor<8x16xf32> {
-  // expected-remark @below {{all_reduce left alone: it does not feed the input of an sp.rms_norm or sp.fused_add_rms_norm}}
   %r = sp.all_reduce %y over @tp : tensor<8x16xf32>
   %0 = sp.all_reduce %x over @tp : tensor<8x16xf32>
   %1:2 = sp.fused_add_rms_norm %0, %r, %w epsilon = 1.0e-5 : tensor<8x16xf32>, tensor<16xf32>

@@ -10,7 +10,7 @@
 // RUN: not sp-opt %s --split-input-file --sp-sequence-parallelism="device=sm80" 2>&1 | FileCheck %s --check-prefix=BADDEV
 // RUN: not sp-opt %s --split-input-file --sp-sequence-parallelism="min-tokens=-1" 2>&1 | FileCheck %s --check-prefix=BADMIN
 
-// BADDEV: error: sp-sequence-parallelism: unknown device 'sm80' (expected sm90 or sm100)
+// BADDEV: for the --device option: 'sm80' is not one of: none, sm90, sm100
 // BADMIN: error: sp-sequence-parallelism: min-tokens must be >= 0, got -1
 
 sp.group @tp size(2)

@@ -6,6 +6,8 @@
 #include "mlir/IR/OpImplementation.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/IR/TypeUtilities.h"
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
 using namespace mlir::sp;
@@ -20,14 +22,24 @@ GroupOp mlir::sp::lookupGroup(Operation *from, FlatSymbolRefAttr group) {
   return SymbolTable::lookupNearestSymbolFrom<GroupOp>(from, group);
 }
 
-bool mlir::sp::isCollective(Operation *op) {
-  return isa<AllReduceOp, ReduceScatterOp, AllGatherOp, AllSliceOp>(op);
+std::optional<int64_t> mlir::sp::getGroupSizeOf(Operation *from,
+                                                FlatSymbolRefAttr group) {
+  if (GroupOp groupOp = lookupGroup(from, group))
+    return groupOp.getSizeAttr().getInt();
+  return std::nullopt;
 }
 
-std::optional<int64_t> mlir::sp::getGroupSize(Operation *collective) {
-  auto group = collective->getAttrOfType<FlatSymbolRefAttr>("group");
-  if (GroupOp groupOp = lookupGroup(collective, group))
-    return groupOp.getSizeAttr().getInt();
+GroupOp CollectiveOpInterface::getGroupOp() {
+  return lookupGroup(*this, getGroupAttr());
+}
+
+std::optional<int64_t> CollectiveOpInterface::getGroupSize() {
+  return getGroupSizeOf(*this, getGroupAttr());
+}
+
+std::optional<int64_t> mlir::sp::getGroupSize(Operation *op) {
+  if (auto collective = dyn_cast<CollectiveOpInterface>(op))
+    return collective.getGroupSize();
   return std::nullopt;
 }
 
@@ -49,9 +61,10 @@ static FailureOr<GroupOp> verifyGroupSymbol(Operation *op,
   return groupOp;
 }
 
-/// Checks of reduce_scatter / all_gather / all_slice that do not need the
-/// group: `dim` is in range and only dimension `dim` may differ.
-static LogicalResult verifyResizeAlongDim(Operation *op, int64_t dim) {
+LogicalResult mlir::sp::verifyResizeAlongDim(CollectiveOpInterface collective) {
+  Operation *op = collective;
+  int64_t dim = *collective.getCollectiveDim();
+  // Element types and ranks are checked by the ops' traits.
   auto inType = cast<RankedTensorType>(op->getOperand(0).getType());
   auto outType = cast<RankedTensorType>(op->getResult(0).getType());
   if (inType.getRank() == 0)
@@ -60,15 +73,6 @@ static LogicalResult verifyResizeAlongDim(Operation *op, int64_t dim) {
   if (dim < 0 || dim >= inType.getRank())
     return op->emitOpError() << "dim " << dim
                              << " is out of range for an input of rank "
-                             << inType.getRank();
-  if (inType.getElementType() != outType.getElementType())
-    return op->emitOpError() << "result element type "
-                             << outType.getElementType()
-                             << " differs from input element type "
-                             << inType.getElementType();
-  if (inType.getRank() != outType.getRank())
-    return op->emitOpError() << "result rank " << outType.getRank()
-                             << " differs from input rank "
                              << inType.getRank();
   for (int64_t i = 0, e = inType.getRank(); i < e; ++i) {
     if (i == dim)
@@ -83,11 +87,13 @@ static LogicalResult verifyResizeAlongDim(Operation *op, int64_t dim) {
   return success();
 }
 
-/// Checks of the `dim` sizes against the group size. `split` is true for
-/// reduce_scatter and all_slice (result = input / size), false for
-/// all_gather (result = input * size).
-static LogicalResult verifyGroupShape(Operation *op, GroupOp group,
-                                      int64_t dim, bool split) {
+/// Checks of the `dim` sizes against the group size: the result is the
+/// input divided (split) or multiplied (gather) by the group size.
+static LogicalResult verifyGroupShape(CollectiveOpInterface collective,
+                                      GroupOp group) {
+  Operation *op = collective;
+  int64_t dim = *collective.getCollectiveDim();
+  bool split = collective.splitsAlongDim();
   auto inType = cast<RankedTensorType>(op->getOperand(0).getType());
   auto outType = cast<RankedTensorType>(op->getResult(0).getType());
   if (dim < 0 || dim >= inType.getRank())
@@ -120,14 +126,26 @@ static LogicalResult verifyGroupShape(Operation *op, GroupOp group,
   return success();
 }
 
+LogicalResult
+mlir::sp::verifyCollectiveSymbolUses(CollectiveOpInterface collective,
+                                     SymbolTableCollection &tables) {
+  FailureOr<GroupOp> group =
+      verifyGroupSymbol(collective, collective.getGroupAttr(), tables);
+  if (failed(group))
+    return failure();
+  if (!collective.getCollectiveDim())
+    return success();
+  return verifyGroupShape(collective, *group);
+}
+
 /// A collective over a group of one rank is the identity.
-static bool isSingleRank(Operation *collective) {
-  return getGroupSize(collective) == std::optional<int64_t>(1);
+static bool isSingleRank(CollectiveOpInterface collective) {
+  return collective.getGroupSize() == std::optional<int64_t>(1);
 }
 
 /// Folds a single-rank collective whose result type equals its input type.
-static OpFoldResult foldSingleRank(Operation *collective) {
-  Value input = collective->getOperand(0);
+static OpFoldResult foldSingleRank(CollectiveOpInterface collective) {
+  Value input = collective.getInput();
   if (input.getType() == collective->getResult(0).getType() &&
       isSingleRank(collective))
     return input;
@@ -143,18 +161,59 @@ LogicalResult GroupOp::verify() {
   int64_t size = getSizeAttr().getInt();
   if (size < 1)
     return emitOpError() << "size must be >= 1, got " << size;
+  std::optional<ArrayRef<int64_t>> grid = getGrid(), axes = getAxes();
+  if (grid.has_value() != axes.has_value())
+    return emitOpError() << "takes a grid and the axes it spans together, "
+                            "got only the "
+                         << (grid ? "grid" : "axes");
+  if (!grid)
+    return success();
+  if (grid->empty())
+    return emitOpError("grid must have at least one axis");
+  int64_t ranks = 1;
+  for (auto [i, extent] : llvm::enumerate(*grid)) {
+    if (extent < 1)
+      return emitOpError() << "grid axis " << i << " has extent " << extent
+                           << "; extents must be >= 1";
+    if (llvm::MulOverflow(ranks, extent, ranks))
+      return emitOpError("grid has more ranks than fit in 64 bits");
+  }
+  int64_t spanned = 1;
+  llvm::SmallDenseSet<int64_t> seen;
+  for (int64_t axis : *axes) {
+    if (axis < 0 || axis >= static_cast<int64_t>(grid->size()))
+      return emitOpError() << "axis " << axis << " is out of range for a "
+                           << grid->size() << "-D grid";
+    if (!seen.insert(axis).second)
+      return emitOpError() << "axis " << axis << " is listed twice";
+    spanned *= (*grid)[axis];
+  }
+  if (spanned != size)
+    return emitOpError() << "size " << size
+                         << " differs from the product of the spanned grid "
+                            "axes' extents ("
+                         << spanned << ")";
   return success();
+}
+
+int64_t GroupOp::getWorldSize() {
+  if (std::optional<ArrayRef<int64_t>> grid = getGrid()) {
+    int64_t ranks = 1;
+    for (int64_t extent : *grid)
+      ranks *= extent;
+    return ranks;
+  }
+  return getSizeAttr().getInt();
 }
 
 //===----------------------------------------------------------------------===//
 // AllReduceOp
 //===----------------------------------------------------------------------===//
 
-GroupOp AllReduceOp::getGroupOp() { return lookupGroup(*this, getGroupAttr()); }
+std::optional<int64_t> AllReduceOp::getCollectiveDim() { return std::nullopt; }
 
-LogicalResult
-AllReduceOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
-  return verifyGroupSymbol(*this, getGroupAttr(), symbolTable);
+std::optional<ReductionKind> AllReduceOp::getReductionKind() {
+  return getReduction();
 }
 
 OpFoldResult AllReduceOp::fold(FoldAdaptor) {
@@ -181,22 +240,11 @@ OpFoldResult AllReduceOp::fold(FoldAdaptor) {
 // ReduceScatterOp
 //===----------------------------------------------------------------------===//
 
-GroupOp ReduceScatterOp::getGroupOp() {
-  return lookupGroup(*this, getGroupAttr());
+std::optional<ReductionKind> ReduceScatterOp::getReductionKind() {
+  return getReduction();
 }
 
-LogicalResult ReduceScatterOp::verify() {
-  return verifyResizeAlongDim(*this, getDimAttr().getInt());
-}
-
-LogicalResult
-ReduceScatterOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
-  FailureOr<GroupOp> group =
-      verifyGroupSymbol(*this, getGroupAttr(), symbolTable);
-  if (failed(group))
-    return failure();
-  return verifyGroupShape(*this, *group, getDimAttr().getInt(), /*split=*/true);
-}
+bool ReduceScatterOp::splitsAlongDim() { return true; }
 
 OpFoldResult ReduceScatterOp::fold(FoldAdaptor) {
   return foldSingleRank(*this);
@@ -206,45 +254,20 @@ OpFoldResult ReduceScatterOp::fold(FoldAdaptor) {
 // AllGatherOp
 //===----------------------------------------------------------------------===//
 
-GroupOp AllGatherOp::getGroupOp() { return lookupGroup(*this, getGroupAttr()); }
-
-LogicalResult AllGatherOp::verify() {
-  return verifyResizeAlongDim(*this, getDimAttr().getInt());
-}
-
-LogicalResult
-AllGatherOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
-  FailureOr<GroupOp> group =
-      verifyGroupSymbol(*this, getGroupAttr(), symbolTable);
-  if (failed(group))
-    return failure();
-  return verifyGroupShape(*this, *group, getDimAttr().getInt(), /*split=*/false);
-}
-
 OpFoldResult AllGatherOp::fold(FoldAdaptor) { return foldSingleRank(*this); }
 
 //===----------------------------------------------------------------------===//
 // AllSliceOp
 //===----------------------------------------------------------------------===//
 
-GroupOp AllSliceOp::getGroupOp() { return lookupGroup(*this, getGroupAttr()); }
+bool AllSliceOp::splitsAlongDim() { return true; }
 
-LogicalResult AllSliceOp::verify() {
-  return verifyResizeAlongDim(*this, getDimAttr().getInt());
-}
-
-LogicalResult
-AllSliceOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
-  FailureOr<GroupOp> group =
-      verifyGroupSymbol(*this, getGroupAttr(), symbolTable);
-  if (failed(group))
-    return failure();
-  return verifyGroupShape(*this, *group, getDimAttr().getInt(), /*split=*/true);
-}
-
-OpFoldResult AllSliceOp::fold(FoldAdaptor) {
+OpFoldResult AllSliceOp::fold(FoldAdaptor adaptor) {
   if (OpFoldResult single = foldSingleRank(*this))
     return single;
+  // Every rank's chunk of a splat is the smaller splat.
+  if (auto splat = dyn_cast_or_null<SplatElementsAttr>(adaptor.getInput()))
+    return SplatElementsAttr::get(getType(), splat.getSplatValue<Attribute>());
   // all_slice(all_gather(x)) == x: rank r's chunk of the gather is its own x.
   auto gather = getInput().getDefiningOp<AllGatherOp>();
   if (gather && gather.getGroupAttr() == getGroupAttr() &&
@@ -289,20 +312,15 @@ void AllSliceOp::getCanonicalizationPatterns(RewritePatternSet &results,
 // Row-wise ops
 //===----------------------------------------------------------------------===//
 
-/// Shared checks of rms_norm and fused_add_rms_norm.
+/// Checks of rms_norm and fused_add_rms_norm that no trait states: the
+/// weight spans the last dimension and epsilon is positive. (Element types
+/// and the weight's rank are checked by traits and type constraints.)
 static LogicalResult verifyNorm(Operation *op, Type inputType,
                                 Type weightType, FloatAttr epsilon) {
   auto input = cast<RankedTensorType>(inputType);
   auto weight = cast<RankedTensorType>(weightType);
   if (input.getRank() < 1)
     return op->emitOpError("input must have rank >= 1 (rows x hidden)");
-  if (weight.getRank() != 1)
-    return op->emitOpError() << "weight must be 1-D, got rank "
-                             << weight.getRank();
-  if (weight.getElementType() != input.getElementType())
-    return op->emitOpError()
-           << "weight element type " << weight.getElementType()
-           << " differs from input element type " << input.getElementType();
   int64_t hidden = input.getDimSize(input.getRank() - 1);
   int64_t length = weight.getDimSize(0);
   if (!ShapedType::isDynamic(hidden) && !ShapedType::isDynamic(length) &&
@@ -317,6 +335,21 @@ static LogicalResult verifyNorm(Operation *op, Type inputType,
   return success();
 }
 
+bool RMSNormOp::isBroadcastAlongRows(unsigned index) { return index == 1; }
+StringRef RMSNormOp::getOperandRole(unsigned index) {
+  return index == 1 ? "weight" : "input";
+}
+bool FusedAddRMSNormOp::isBroadcastAlongRows(unsigned index) {
+  return index == 2;
+}
+StringRef FusedAddRMSNormOp::getOperandRole(unsigned index) {
+  return index == 2 ? "weight" : index == 1 ? "residual" : "input";
+}
+bool QuantOp::isBroadcastAlongRows(unsigned index) { return index == 1; }
+StringRef QuantOp::getOperandRole(unsigned index) {
+  return index == 1 ? "scale" : "input";
+}
+
 LogicalResult RMSNormOp::verify() {
   return verifyNorm(*this, getInput().getType(), getWeight().getType(),
                     getEpsilonAttr());
@@ -327,19 +360,184 @@ LogicalResult FusedAddRMSNormOp::verify() {
                     getEpsilonAttr());
 }
 
-LogicalResult QuantOp::verify() {
-  auto input = cast<RankedTensorType>(getInput().getType());
-  auto result = cast<RankedTensorType>(getResult().getType());
-  Type resultElement = result.getElementType();
-  if (!isa<Float8E4M3FNType, Float8E4M3FNUZType>(resultElement))
-    return emitOpError() << "result element type must be f8E4M3FN or "
-                            "f8E4M3FNUZ, got "
-                         << resultElement;
-  if (input.getShape() != result.getShape())
-    return emitOpError() << "result shape must equal the input shape: input "
-                         << input << ", result " << result;
+
+//===----------------------------------------------------------------------===//
+// Collective matmul
+//===----------------------------------------------------------------------===//
+
+static bool isQuantFP8(Type type) {
+  return isa<Float8E4M3FNType, Float8E4M3FNUZType>(type);
+}
+
+/// Checks shared by both fused ops that need no group: the token dim, the
+/// scales, the contraction and the element types.
+static LogicalResult verifyCollectiveMatmul(Operation *op, int64_t dim,
+                                            ValueRange scales, Value lhs,
+                                            Value rhs, Value result) {
+  if (dim != 0)
+    return op->emitOpError() << "supports only dim 0 (the token dim of lhs), "
+                                "got dim "
+                             << dim;
+  if (!scales.empty() && scales.size() != 2)
+    return op->emitOpError() << "takes no scales or two (lhs, rhs), got "
+                             << scales.size();
+  auto lhsType = cast<RankedTensorType>(lhs.getType());
+  auto rhsType = cast<RankedTensorType>(rhs.getType());
+  auto resultType = cast<RankedTensorType>(result.getType());
+  int64_t k = lhsType.getDimSize(1), rhsK = rhsType.getDimSize(0);
+  if (!ShapedType::isDynamic(k) && !ShapedType::isDynamic(rhsK) && k != rhsK)
+    return op->emitOpError() << "contracts lhs dimension 1 (" << k
+                             << ") with rhs dimension 0 (" << rhsK
+                             << "), which differ";
+  int64_t n = rhsType.getDimSize(1), resultN = resultType.getDimSize(1);
+  if (!ShapedType::isDynamic(n) && !ShapedType::isDynamic(resultN) &&
+      n != resultN)
+    return op->emitOpError() << "result dimension 1 (" << resultN
+                             << ") must be rhs dimension 1 (" << n << ")";
+  Type lhsElement = lhsType.getElementType(), rhsElement = rhsType.getElementType();
+  Type resultElement = resultType.getElementType();
+  if (scales.empty()) {
+    // The plain form casts operands to the result type like linalg.matmul;
+    // two float formats of one width (bf16 and f16) have no such cast.
+    for (Type operand : {lhsElement, rhsElement}) {
+      auto from = dyn_cast<FloatType>(operand);
+      auto to = dyn_cast<FloatType>(resultElement);
+      if (from && to && from != to && from.getWidth() == to.getWidth())
+        return op->emitOpError()
+               << "cannot cast " << operand << " operands to a "
+               << resultElement
+               << " result: same width, different formats; convert "
+                  "the operands first";
+    }
+    return success();
+  }
+  if (!isQuantFP8(lhsElement) || !isQuantFP8(rhsElement))
+    return op->emitOpError() << "with scales (the FP8 form) multiplies "
+                                "f8E4M3FN or f8E4M3FNUZ operands, got "
+                             << lhsElement << " and " << rhsElement;
+  if (!resultElement.isBF16() && !resultElement.isF16() &&
+      !resultElement.isF32())
+    return op->emitOpError() << "with scales (the FP8 form) returns bf16, "
+                                "f16 or f32, got "
+                             << resultElement;
   return success();
 }
+
+/// Checks the row count of `sized` against `rows` and the group size:
+/// sized rows = rows * size (gather) or rows / size (scatter).
+static LogicalResult verifyRowsAgainstGroup(Operation *op, GroupOp group,
+                                            StringRef what, Value sized,
+                                            int64_t rows, bool gather) {
+  int64_t size = group.getSizeAttr().getInt();
+  int64_t actual = cast<RankedTensorType>(sized.getType()).getDimSize(0);
+  if (ShapedType::isDynamic(rows))
+    return success();
+  if (!gather && rows % size != 0)
+    return op->emitOpError() << "lhs rows (" << rows
+                             << ") are not divisible by the size " << size
+                             << " of group @" << group.getSymName();
+  int64_t expected = gather ? rows * size : rows / size;
+  if (!ShapedType::isDynamic(actual) && actual != expected)
+    return op->emitOpError()
+           << what << " dimension 0 must be " << rows
+           << (gather ? " * " : " / ") << size << " = " << expected << ", got "
+           << actual;
+  return success();
+}
+
+Type AllGatherMatmulOp::getAccumulatorType() {
+  return isScaled() ? Float32Type::get(getContext())
+                    : getResult().getType().getElementType();
+}
+
+LogicalResult AllGatherMatmulOp::verify() {
+  if (failed(verifyCollectiveMatmul(*this, getDim(), getScales(), getLhs(),
+                                    getRhs(), getResult())))
+    return failure();
+  if (Value gathered = getGathered()) {
+    auto lhsType = getLhs().getType();
+    auto gatheredType = cast<RankedTensorType>(gathered.getType());
+    if (gatheredType.getElementType() != lhsType.getElementType())
+      return emitOpError() << "gathered element type "
+                           << gatheredType.getElementType()
+                           << " differs from lhs element type "
+                           << lhsType.getElementType();
+    int64_t k = lhsType.getDimSize(1), gk = gatheredType.getDimSize(1);
+    if (!ShapedType::isDynamic(k) && !ShapedType::isDynamic(gk) && k != gk)
+      return emitOpError() << "gathered dimension 1 (" << gk
+                           << ") must be lhs dimension 1 (" << k << ")";
+  }
+  return success();
+}
+
+LogicalResult
+AllGatherMatmulOp::verifySymbolUses(SymbolTableCollection &tables) {
+  FailureOr<GroupOp> group = verifyGroupSymbol(*this, getGroupAttr(), tables);
+  if (failed(group))
+    return failure();
+  int64_t rows = getLhs().getType().getDimSize(0);
+  if (failed(verifyRowsAgainstGroup(*this, *group, "result", getResult(), rows,
+                                    /*gather=*/true)))
+    return failure();
+  if (Value gathered = getGathered())
+    return verifyRowsAgainstGroup(*this, *group, "gathered", gathered, rows,
+                                  /*gather=*/true);
+  return success();
+}
+
+Type MatmulReduceScatterOp::getAccumulatorType() {
+  return isScaled() ? Float32Type::get(getContext())
+                    : getResult().getType().getElementType();
+}
+
+LogicalResult MatmulReduceScatterOp::verify() {
+  if (getReduction() != ReductionKind::sum)
+    return emitOpError() << "supports only reduction sum, got "
+                         << stringifyReductionKind(getReduction());
+  return verifyCollectiveMatmul(*this, getDim(), getScales(), getLhs(),
+                                getRhs(), getResult());
+}
+
+LogicalResult
+MatmulReduceScatterOp::verifySymbolUses(SymbolTableCollection &tables) {
+  FailureOr<GroupOp> group = verifyGroupSymbol(*this, getGroupAttr(), tables);
+  if (failed(group))
+    return failure();
+  return verifyRowsAgainstGroup(*this, *group, "result", getResult(),
+                                getLhs().getType().getDimSize(0),
+                                /*gather=*/false);
+}
+
+//===----------------------------------------------------------------------===//
+// Point to point
+//===----------------------------------------------------------------------===//
+
+LogicalResult RingShiftOp::verifySymbolUses(SymbolTableCollection &tables) {
+  return verifyGroupSymbol(*this, getGroupAttr(), tables);
+}
+
+OpFoldResult RingShiftOp::fold(FoldAdaptor adaptor) {
+  // No shift, or a single rank: every rank keeps its own value.
+  if (auto offset = dyn_cast_or_null<IntegerAttr>(adaptor.getOffset()))
+    if (std::optional<int64_t> size = getGroupSizeOf(*this, getGroupAttr()))
+      if (*size > 0 && offset.getValue().getSExtValue() % *size == 0)
+        return getInput();
+  if (getGroupSizeOf(*this, getGroupAttr()) == std::optional<int64_t>(1))
+    return getInput();
+  return {};
+}
+
+LogicalResult GroupRankOp::verifySymbolUses(SymbolTableCollection &tables) {
+  return verifyGroupSymbol(*this, getGroupAttr(), tables);
+}
+
+OpFoldResult GroupRankOp::fold(FoldAdaptor) {
+  if (getGroupSizeOf(*this, getGroupAttr()) == std::optional<int64_t>(1))
+    return IntegerAttr::get(IndexType::get(getContext()), 0);
+  return {};
+}
+
+#include "sp/Dialect/SP/IR/SPInterfaces.cpp.inc"
 
 #define GET_OP_CLASSES
 #include "sp/Dialect/SP/IR/SPOps.cpp.inc"

@@ -1,39 +1,42 @@
 //===- SequenceParallelism.cpp - the sp-sequence-parallelism pass ---------===//
 //
-// Two phases:
-//  1. Plan. Decide, on the unmodified IR, which all_reduce sites to split and
-//     which row-wise ops (norms, quants) to run on local rows. A site must be
-//     legal (group > 1, static divisible token dim >= threshold, replicated
-//     weights/residuals/scales) and must not add communication. Sites that
-//     fail get a remark saying why.
-//  2. Rewrite. The PDLL patterns of SequenceParallelism.pdll apply the plan
-//     one small step at a time; every intermediate program is valid and
-//     equivalent, and AllSliceOp's folder removes the no-op slices.
+// Plans the rewrite (SequenceParallelismPlanner.cpp), remarks on every site
+// left alone, applies the PDLL patterns of SequenceParallelism.pdll one
+// small step at a time (every intermediate program is valid and
+// equivalent; AllSliceOp's folder removes the no-op slices), and reports
+// collective counts and bytes before and after.
 //
 //===----------------------------------------------------------------------===//
 
 #include "sp/Dialect/SP/Transforms/Passes.h"
 
+#include "sp/Dialect/SP/Analysis/CommunicationCost.h"
+#include "sp/Dialect/SP/Analysis/CostModel.h"
+#include "sp/Dialect/SP/Analysis/Replication.h"
+#include "sp/Dialect/SP/Analysis/RowWise.h"
 #include "sp/Dialect/SP/IR/SPDialect.h"
 #include "sp/Dialect/SP/IR/SPOps.h"
 #include "sp/Dialect/SP/Transforms/PatternHygiene.h"
-#include "sp/Dialect/SP/Transforms/Replication.h"
+#include "sp/Dialect/SP/Transforms/SequenceParallelism.h"
+#include "sp/Dialect/SP/Transforms/TokenGuard.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/PDL/IR/PDL.h"
 #include "mlir/Dialect/PDLInterp/IR/PDLInterp.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Parser/Parser.h"
-#include "mlir/Rewrite/FrozenRewritePatternSet.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
-#include "llvm/ADT/DenseSet.h"
-#include "llvm/ADT/MapVector.h"
+#include "llvm/ADT/SetVector.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/JSON.h"
-#include "llvm/Support/MathExtras.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <algorithm>
 #include <limits>
+#include <numeric>
 
 namespace mlir::sp {
 #define GEN_PASS_DEF_SPSEQUENCEPARALLELISM
@@ -45,33 +48,6 @@ using namespace mlir::sp;
 
 #include "SequenceParallelism.pdll.h.inc"
 
-//===----------------------------------------------------------------------===//
-// Thresholds and report defaults
-//===----------------------------------------------------------------------===//
-
-std::optional<int64_t> mlir::sp::vllmMinTokens(StringRef device,
-                                               int64_t hidden, int64_t tp,
-                                               int64_t elementBytes) {
-  if (hidden <= 0 || tp <= 0 || elementBytes <= 0)
-    return std::nullopt;
-  int64_t megabytes;
-  if (device == "sm90") {
-    if (hidden < 8192)
-      return std::nullopt;
-    megabytes = 8;
-  } else if (device == "sm100") {
-    megabytes = 32;
-  } else {
-    return std::nullopt;
-  }
-  // In 128 bits: absurd group sizes or hidden sizes must not wrap around.
-  __int128 numerator = __int128(megabytes) * (int64_t(1) << 20) * tp;
-  __int128 tokens = numerator / (__int128(hidden) * elementBytes);
-  return tokens > std::numeric_limits<int64_t>::max()
-             ? std::numeric_limits<int64_t>::max()
-             : int64_t(tokens);
-}
-
 static std::string &defaultReportFile() {
   static std::string path;
   return path;
@@ -82,571 +58,139 @@ void mlir::sp::setDefaultReportFile(std::string path) {
 }
 
 //===----------------------------------------------------------------------===//
-// Communication accounting (ring model, bytes sent per rank)
+// Patterns and the rewrite driver
 //===----------------------------------------------------------------------===//
 
-/// Bytes of a statically shaped tensor; std::nullopt if any dim is dynamic.
-static std::optional<int64_t> tensorBytes(Type type) {
-  auto tensor = dyn_cast<RankedTensorType>(type);
-  if (!tensor || !tensor.hasStaticShape())
-    return std::nullopt;
-  int64_t bytes = (tensor.getElementTypeBitWidth() + 7) / 8;
-  for (int64_t extent : tensor.getShape())
-    if (llvm::MulOverflow(bytes, extent, bytes))
-      return std::nullopt; // no real tensor is this large: size unknown
-  return bytes;
-}
-
-/// a + b clamped to int64's range: byte counts of absurd shapes or group
-/// sizes must not wrap around and invert the pass's decisions (a fuzzer
-/// finding: group size 24444444444444444).
-static int64_t saturatingAdd(int64_t a, int64_t b) {
-  int64_t sum;
-  if (llvm::AddOverflow(a, b, sum))
-    return b > 0 ? std::numeric_limits<int64_t>::max()
-                 : std::numeric_limits<int64_t>::min();
-  return sum;
-}
-
-/// bytes * (n - 1) / n, what each rank sends of `bytes` in a ring of n,
-/// rounded toward zero like that expression, without its overflow.
-static int64_t ringShare(int64_t bytes, int64_t n) {
-  if (n <= 1)
-    return 0;
-  bool negative = bytes < 0;
-  int64_t magnitude = !negative ? bytes
-                      : bytes == std::numeric_limits<int64_t>::min()
-                          ? std::numeric_limits<int64_t>::max()
-                          : -bytes;
-  int64_t share = magnitude - (magnitude / n + (magnitude % n != 0));
-  return negative ? -share : share;
-}
-
-namespace {
-/// Counts and per-rank bytes of the collectives in a module. In a ring,
-/// all_reduce sends 2(n-1)/n of the tensor per rank, reduce_scatter (n-1)/n
-/// of its input, all_gather (n-1)/n of its output; all_slice sends nothing.
-struct CollectiveCensus {
-  int64_t allReduce = 0, reduceScatter = 0, allGather = 0, allSlice = 0;
-  int64_t bytesPerRank = 0;
-  int64_t unknownSize = 0;
-
-  static CollectiveCensus of(Operation *root) {
-    CollectiveCensus census;
-    root->walk([&](Operation *op) {
-      if (!isCollective(op))
-        return;
-      std::optional<int64_t> size = getGroupSize(op);
-      std::optional<int64_t> bytes;
-      int64_t factor = 1;
-      if (isa<AllReduceOp>(op)) {
-        ++census.allReduce;
-        bytes = tensorBytes(op->getOperand(0).getType());
-        factor = 2;
-      } else if (isa<ReduceScatterOp>(op)) {
-        ++census.reduceScatter;
-        bytes = tensorBytes(op->getOperand(0).getType());
-      } else if (isa<AllGatherOp>(op)) {
-        ++census.allGather;
-        bytes = tensorBytes(op->getResult(0).getType());
-      } else {
-        ++census.allSlice;
-        return;
-      }
-      if (!bytes || !size) {
-        ++census.unknownSize;
-        return;
-      }
-      int64_t share = ringShare(*bytes, *size);
-      census.bytesPerRank = saturatingAdd(census.bytesPerRank, share);
-      if (factor == 2)
-        census.bytesPerRank = saturatingAdd(census.bytesPerRank, share);
-    });
-    return census;
-  }
-
-  void writeJSON(llvm::json::OStream &json) const {
-    json.attribute("all_reduce", allReduce);
-    json.attribute("reduce_scatter", reduceScatter);
-    json.attribute("all_gather", allGather);
-    json.attribute("all_slice", allSlice);
-    json.attribute("bytes_per_rank", bytesPerRank);
-    json.attribute("unknown_size", unknownSize);
-  }
-};
-
-//===----------------------------------------------------------------------===//
-// The planner
-//===----------------------------------------------------------------------===//
-
-struct Plan {
-  /// all_reduce ops to split into reduce_scatter + all_gather.
-  llvm::DenseSet<Operation *> sites;
-  /// Row-wise ops (rms_norm, fused_add_rms_norm, quant) to run on local rows.
-  llvm::DenseSet<Operation *> localOps;
-  /// Why each all_reduce that is not a site was left alone, in IR order.
-  llvm::MapVector<Operation *, std::string> leftAlone;
-};
-
-/// The outcome of evaluating one site against the current set of sites.
-struct SiteEvaluation {
-  /// Bytes of the tensors the rewrite still has to gather (before the ring
-  /// factor, which is the same for every collective over the site's group).
-  int64_t gatheredBytes = 0;
-  SmallVector<Operation *> localOps;
-  /// Uses that need the full value, explained for remarks.
-  SmallVector<std::string> fullUses;
-  /// Why a norm user could not run on local rows.
-  SmallVector<std::string> blockedNorms;
-};
-
-class Planner {
-public:
-  Planner(ReplicationAnalysis &replication, int64_t minTokens,
-          StringRef device)
-      : replication(replication), minTokens(minTokens), device(device) {}
-
-  Plan plan(ModuleOp module);
-
-private:
-  /// Returns an explanation if `site` can never be split, or "" if it can.
-  std::string checkLegality(AllReduceOp site);
-  SiteEvaluation evaluate(AllReduceOp site,
-                          const llvm::DenseSet<Operation *> &chosen);
-  bool isLocalFusedAdd(FusedAddRMSNormOp op, std::string *why);
-  int64_t outputGatherBytes(Value output, SiteEvaluation &eval);
-  int64_t residualGatherBytes(Value residualOut,
-                              const llvm::DenseSet<Operation *> &chosen,
-                              SiteEvaluation &eval);
-  bool isChosenSiteValue(Value value,
-                         const llvm::DenseSet<Operation *> &chosen) {
-    Operation *def = value.getDefiningOp();
-    return def && chosen.contains(def);
-  }
-
-  ReplicationAnalysis &replication;
-  int64_t minTokens;
-  std::string device;
-};
-} // namespace
-
-static std::string describe(Operation *op) {
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  os << "'" << op->getName() << "' at " << op->getLoc();
-  return text;
-}
-
-static std::string describeValue(Value value) {
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  if (auto arg = dyn_cast<BlockArgument>(value))
-    os << "argument #" << arg.getArgNumber();
-  else
-    os << "the result of " << describe(value.getDefiningOp());
-  return text;
-}
-
-static constexpr StringLiteral kReplicationHint =
-    "mark the function argument `sp.replicated`, or pass assume-replicated";
-
-std::string Planner::checkLegality(AllReduceOp site) {
-  std::string reason;
-  llvm::raw_string_ostream os(reason);
-  std::optional<int64_t> size = getGroupSize(site);
-  if (!size) {
-    os << "its group does not resolve";
-    return reason;
-  }
-  if (*size <= 1) {
-    os << "group " << site.getGroupAttr() << " has a single rank";
-    return reason;
-  }
-  auto type = cast<RankedTensorType>(site.getType());
-  if (type.getRank() < 2) {
-    os << "its value has rank " << type.getRank()
-       << "; it needs a token dimension (0) besides the hidden dimension";
-    return reason;
-  }
-  int64_t tokens = type.getDimSize(0);
-  if (ShapedType::isDynamic(tokens)) {
-    os << "the token dimension (0) is dynamic";
-    return reason;
-  }
-  if (tokens % *size != 0) {
-    os << tokens << " tokens are not divisible by the group size " << *size;
-    return reason;
-  }
-  int64_t hidden = type.getDimSize(type.getRank() - 1);
-  int64_t elementBytes = (type.getElementTypeBitWidth() + 7) / 8;
-  std::optional<int64_t> deviceMin =
-      ShapedType::isDynamic(hidden)
-          ? std::nullopt
-          : vllmMinTokens(device, hidden, *size, elementBytes);
-  if (tokens < minTokens) {
-    os << tokens << " tokens are below min-tokens=" << minTokens;
-    return reason;
-  }
-  if (deviceMin && tokens < *deviceMin) {
-    os << tokens << " tokens are below vLLM's threshold of " << *deviceMin
-       << " for device=" << device << " (hidden " << hidden << ", tp "
-       << *size << ", " << elementBytes << "-byte elements)";
-    return reason;
-  }
-  bool feedsNorm = llvm::any_of(site->getUses(), [](OpOperand &use) {
-    return use.getOperandNumber() == 0 &&
-           isa<RMSNormOp, FusedAddRMSNormOp>(use.getOwner());
-  });
-  if (!feedsNorm) {
-    os << "it does not feed the input of an sp.rms_norm or "
-          "sp.fused_add_rms_norm";
-    return reason;
-  }
-  return "";
-}
-
-bool Planner::isLocalFusedAdd(FusedAddRMSNormOp op, std::string *why) {
-  if (!replication.isReplicated(op.getWeight())) {
-    if (why)
-      *why = "the weight (" + describeValue(op.getWeight()) + ") of " +
-             describe(op) + " is not known to be replicated; " +
-             kReplicationHint.str();
-    return false;
-  }
-  if (!replication.isReplicated(op.getResidual())) {
-    if (why)
-      *why = "the residual (" + describeValue(op.getResidual()) + ") of " +
-             describe(op) +
-             " is not known to be replicated, so its rows cannot be sliced; " +
-             kReplicationHint.str();
-    return false;
-  }
-  return true;
-}
-
-/// Bytes to gather for a norm output that now lives on local rows: nothing
-/// if unused, the FP8 results if every user is a quant that can move below
-/// the gather, the output itself otherwise.
-int64_t Planner::outputGatherBytes(Value output, SiteEvaluation &eval) {
-  if (output.use_empty())
-    return 0;
-  SmallVector<Operation *> quants;
-  for (Operation *user : output.getUsers()) {
-    auto quant = dyn_cast<QuantOp>(user);
-    if (!quant || quant.getInput() != output ||
-        !replication.isReplicated(quant.getScale())) {
-      quants.clear();
-      break;
-    }
-    quants.push_back(quant);
-  }
-  if (quants.empty())
-    return tensorBytes(output.getType()).value_or(0);
-  int64_t bytes = 0;
-  for (Operation *quant : quants) {
-    eval.localOps.push_back(quant);
-    if (!quant->use_empty())
-      bytes += tensorBytes(quant->getResult(0).getType()).value_or(0);
-  }
-  return bytes;
-}
-
-/// A residual_out costs nothing when all its users are the residual operand
-/// of norms that run locally for another site: their all_slice folds away.
-int64_t
-Planner::residualGatherBytes(Value residualOut,
-                             const llvm::DenseSet<Operation *> &chosen,
-                             SiteEvaluation &eval) {
-  for (OpOperand &use : residualOut.getUses()) {
-    auto next = dyn_cast<FusedAddRMSNormOp>(use.getOwner());
-    if (next && use.getOperandNumber() == 1 &&
-        isChosenSiteValue(next.getInput(), chosen) &&
-        isLocalFusedAdd(next, nullptr))
+/// The first row-aligned operand of `op` that is an all_gather along the
+/// token dim, with `op`'s operands classified with respect to it.
+static std::optional<std::pair<AllGatherOp, SmallVector<RowOperand>>>
+findGatheredRows(Operation *op) {
+  for (OpOperand &operand : op->getOpOperands()) {
+    auto gather = operand.get().getDefiningOp<AllGatherOp>();
+    if (!gather || gather.getDim() != 0)
       continue;
-    eval.fullUses.push_back("the residual result feeds " +
-                            describe(use.getOwner()));
-    return tensorBytes(residualOut.getType()).value_or(0);
+    if (std::optional<SmallVector<RowOperand>> kinds =
+            getRowWiseOperands(op, operand.getOperandNumber()))
+      return std::make_pair(gather, std::move(*kinds));
   }
-  return 0;
+  return std::nullopt;
 }
 
-SiteEvaluation Planner::evaluate(AllReduceOp site,
-                                 const llvm::DenseSet<Operation *> &chosen) {
-  SiteEvaluation eval;
-  bool needsFullValue = false;
-  for (OpOperand &use : site->getUses()) {
-    Operation *user = use.getOwner();
-    unsigned operand = use.getOperandNumber();
-    if (auto norm = dyn_cast<RMSNormOp>(user); norm && operand == 0) {
-      if (replication.isReplicated(norm.getWeight())) {
-        eval.localOps.push_back(norm);
-        eval.gatheredBytes = saturatingAdd(
-            eval.gatheredBytes, outputGatherBytes(norm.getResult(), eval));
-        continue;
-      }
-      eval.blockedNorms.push_back("the weight (" +
-                                  describeValue(norm.getWeight()) + ") of " +
-                                  describe(norm) +
-                                  " is not known to be replicated; " +
-                                  kReplicationHint.str());
-    } else if (auto fused = dyn_cast<FusedAddRMSNormOp>(user)) {
-      std::string why;
-      if (operand == 0 && isLocalFusedAdd(fused, &why)) {
-        eval.localOps.push_back(fused);
-        eval.gatheredBytes = saturatingAdd(
-            eval.gatheredBytes, outputGatherBytes(fused.getOutput(), eval));
-        eval.gatheredBytes = saturatingAdd(
-            eval.gatheredBytes,
-            residualGatherBytes(fused.getResidualOut(), chosen, eval));
-        continue;
-      }
-      // The residual of a norm run locally for another site: its all_slice
-      // of this site's gathered value folds to the local rows.
-      if (operand == 1 && fused.getInput() != site.getResult() &&
-          isChosenSiteValue(fused.getInput(), chosen) &&
-          isLocalFusedAdd(fused, nullptr))
-        continue;
-      if (operand == 0)
-        eval.blockedNorms.push_back(why);
-    }
-    needsFullValue = true;
-    eval.fullUses.push_back("its result feeds " + describe(user));
-  }
-  if (needsFullValue)
-    eval.gatheredBytes = saturatingAdd(eval.gatheredBytes,
-                                       tensorBytes(site.getType()).value_or(0));
-  return eval;
+/// `type` with dim 0 divided by `size` (a dynamic dim stays dynamic).
+static RankedTensorType localRows(Type type, int64_t size) {
+  auto tensor = cast<RankedTensorType>(type);
+  SmallVector<int64_t> shape(tensor.getShape());
+  if (!ShapedType::isDynamic(shape[0]))
+    shape[0] /= size;
+  return tensor.clone(shape);
 }
 
-Plan Planner::plan(ModuleOp module) {
-  // Why each all_reduce that does not become a site is left alone.
-  llvm::DenseMap<Operation *, std::string> reasons;
-  SmallVector<AllReduceOp> candidates;
-  module.walk([&](AllReduceOp site) {
-    std::string reason = checkLegality(site);
-    if (reason.empty())
-      candidates.push_back(site);
-    else
-      reasons[site] = std::move(reason);
-  });
+bool mlir::sp::canSinkGatherThrough(const SequenceParallelismPlan &plan,
+                                    Operation *op) {
+  return plan.localOps.contains(op) && findGatheredRows(op).has_value();
+}
 
-  // A site whose norms cannot run on local rows gains nothing: splitting it
-  // would only trade one collective for two.
-  llvm::DenseSet<Operation *> chosen;
-  for (AllReduceOp site : candidates) {
-    SiteEvaluation eval = evaluate(site, chosen);
-    bool hasLocalNorm = llvm::any_of(eval.localOps, [](Operation *op) {
-      return isa<RMSNormOp, FusedAddRMSNormOp>(op);
-    });
-    if (hasLocalNorm) {
-      chosen.insert(site);
+void mlir::sp::sinkGatherThroughRowWiseOp(RewriterBase &rewriter,
+                                          Operation *op) {
+  auto [gather, kinds] = *findGatheredRows(op);
+  FlatSymbolRefAttr group = gather.getGroupAttr();
+  int64_t size = *getGroupSize(gather);
+  Location loc = op->getLoc();
+  IntegerAttr tokenDim = rewriter.getI64IntegerAttr(0);
+  SmallVector<Value> operands;
+  for (auto [operand, kind] : llvm::zip(op->getOperands(), kinds)) {
+    if (kind != RowOperand::Aligned) {
+      operands.push_back(operand);
       continue;
     }
-    reasons[site] = "none of its norms can run on local rows: " +
-                    (eval.blockedNorms.empty() ? std::string("no norm user")
-                                               : eval.blockedNorms.front());
-  }
-
-  // Communication must not grow in total. Each gather the rewrite leaves is
-  // attributed to exactly one site, so the growth is the sum over sites of
-  // (gathered - all-gather half of the all_reduce) * (n-1)/n. While that sum
-  // is positive, drop the site that adds the most; dropping a site can make
-  // a neighbour's residual need a gather, hence the re-evaluation. The last
-  // round's evaluations are those of the final set of sites.
-  SmallVector<std::pair<AllReduceOp, SiteEvaluation>> evaluations;
-  while (true) {
-    evaluations.clear();
-    int64_t totalExcess = 0, worstExcess = 0;
-    size_t worst = 0;
-    for (AllReduceOp site : candidates) {
-      if (!chosen.contains(site))
-        continue;
-      SiteEvaluation eval = evaluate(site, chosen);
-      int64_t size = *getGroupSize(site);
-      int64_t excess = ringShare(
-          saturatingAdd(eval.gatheredBytes,
-                        -tensorBytes(site.getType()).value_or(0)),
-          size);
-      totalExcess = saturatingAdd(totalExcess, excess);
-      if (evaluations.empty() || excess > worstExcess) {
-        worst = evaluations.size();
-        worstExcess = excess;
-      }
-      evaluations.emplace_back(site, std::move(eval));
+    auto rows = operand.getDefiningOp<AllGatherOp>();
+    if (rows && rows.getDim() == 0 && rows.getGroupAttr() == group) {
+      operands.push_back(rows.getInput());
+      continue;
     }
-    if (evaluations.empty() || totalExcess <= 0)
-      break;
-    auto &[site, eval] = evaluations[worst];
-    std::string reason;
-    llvm::raw_string_ostream os(reason);
-    os << "rewriting it would add " << worstExcess
-       << " bytes per rank of communication (";
-    llvm::interleave(eval.fullUses, os, "; ");
-    os << ")";
-    chosen.erase(site);
-    reasons[site] = std::move(reason);
+    // The same on every rank (the planner checked): take this rank's rows.
+    operands.push_back(AllSliceOp::create(rewriter, loc,
+                                          localRows(operand.getType(), size),
+                                          operand, group, tokenDim));
   }
-
-  Plan result;
-  for (auto &[site, eval] : evaluations) {
-    result.sites.insert(site);
-    result.localOps.insert(eval.localOps.begin(), eval.localOps.end());
-  }
-  // Remarks in IR order.
-  module.walk([&](AllReduceOp site) {
-    auto it = reasons.find(site);
-    if (it != reasons.end())
-      result.leftAlone[site] = std::move(it->second);
+  Operation *local = rewriter.clone(*op);
+  rewriter.modifyOpInPlace(local, [&] {
+    local->setOperands(operands);
+    for (Value result : local->getResults())
+      result.setType(localRows(result.getType(), size));
   });
-  return result;
+  SmallVector<Value> gathered;
+  for (auto [result, full] : llvm::zip(local->getResults(), op->getResults()))
+    gathered.push_back(
+        AllGatherOp::create(rewriter, loc, full.getType(), result, group,
+                            tokenDim));
+  rewriter.replaceOp(op, gathered);
 }
 
-//===----------------------------------------------------------------------===//
-// The pass
-//===----------------------------------------------------------------------===//
-
 namespace {
-/// Keeps the plan free of dangling pointers: an erased op's address may be
-/// reused by a new op, which must not inherit the old op's plan.
-struct PlanListener : public RewriterBase::Listener {
-  explicit PlanListener(Plan &plan) : plan(plan) {}
-  void notifyOperationErased(Operation *op) override {
-    plan.sites.erase(op);
-    plan.localOps.erase(op);
-  }
-  Plan &plan;
-};
-
-struct SequenceParallelismPass
-    : public sp::impl::SPSequenceParallelismBase<SequenceParallelismPass> {
-  using SPSequenceParallelismBase::SPSequenceParallelismBase;
-
-  void runOnOperation() override;
-
-private:
-  RewritePatternSet buildPatterns(Plan &plan);
-  void writeReport(const Plan &plan, const CollectiveCensus &before,
-                   const CollectiveCensus &after, int64_t planned,
-                   int64_t rewritten);
-};
-} // namespace
-
-namespace {
-/// A pattern that consults the plan, with the PDLL pattern's benefit.
-template <typename OpTy, unsigned Benefit>
-struct PlannedPattern : OpRewritePattern<OpTy> {
-  PlannedPattern(MLIRContext *context, Plan &plan)
-      : OpRewritePattern<OpTy>(context, Benefit), plan(plan) {}
-  Plan &plan;
-};
-
-/// The rewrites of SequenceParallelism.pdll as C++ patterns (patterns=cpp).
-/// They create the same ops in the same order, so both sets give identical
-/// IR; the PDLL set is the default, this one measures what interpreting PDL
-/// costs and cross-checks the PDLL patterns.
-struct SplitAllReduceCpp : PlannedPattern<AllReduceOp, 1> {
-  using PlannedPattern::PlannedPattern;
-  LogicalResult matchAndRewrite(AllReduceOp op,
+/// all_slice(tensor.empty) -> a smaller tensor.empty: undefined contents
+/// either way. (A sunk linalg op's init.)
+struct SliceEmptyTensor : OpRewritePattern<AllSliceOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(AllSliceOp slice,
                                 PatternRewriter &rewriter) const override {
-    if (!plan.sites.contains(op))
+    auto empty = slice.getInput().getDefiningOp<tensor::EmptyOp>();
+    auto type = slice.getType();
+    if (!empty)
       return failure();
-    auto type = cast<RankedTensorType>(op.getType());
-    SmallVector<int64_t> shape(type.getShape());
-    shape[0] /= *getGroupSize(op);
-    IntegerAttr dim = rewriter.getI64IntegerAttr(0);
-    Value scatter = ReduceScatterOp::create(
-        rewriter, op.getLoc(), type.clone(shape), op.getInput(),
-        op.getGroupAttr(), dim, op.getReductionAttr());
-    rewriter.replaceOpWithNewOp<AllGatherOp>(op, type, scatter,
-                                             op.getGroupAttr(), dim);
+    // A dynamic dim keeps its size, but the sliced one, which is divided by
+    // the group size (a token guard made it a multiple).
+    SmallVector<Value> sizes;
+    for (int64_t d = 0; d < type.getRank(); ++d) {
+      if (!type.isDynamicDim(d))
+        continue;
+      if (!empty.getType().isDynamicDim(d))
+        return failure();
+      Value size = empty.getDynamicSize(d);
+      if (d == slice.getDim()) {
+        std::optional<int64_t> groupSize = getGroupSize(slice);
+        if (!groupSize)
+          return failure();
+        size = arith::DivUIOp::create(
+            rewriter, slice.getLoc(), size,
+            arith::ConstantIndexOp::create(rewriter, slice.getLoc(),
+                                           *groupSize));
+      }
+      sizes.push_back(size);
+    }
+    rewriter.replaceOpWithNewOp<tensor::EmptyOp>(slice, type.getShape(),
+                                                 type.getElementType(), sizes,
+                                                 type.getEncoding());
     return success();
   }
 };
 
-/// The planned op's operand 0 as an all_gather along dim 0, if it is one.
-static AllGatherOp plannedGather(Operation *op, Plan &plan) {
-  auto gather = op->getOperand(0).getDefiningOp<AllGatherOp>();
-  if (!gather || !plan.localOps.contains(op) ||
-      gather.getDimAttr().getInt() != 0)
-    return nullptr;
-  return gather;
-}
-
-struct SinkGatherThroughRMSNormCpp : PlannedPattern<RMSNormOp, 2> {
-  using PlannedPattern::PlannedPattern;
-  LogicalResult matchAndRewrite(RMSNormOp op,
+/// all_slice(linalg.fill(v, x)) -> linalg.fill(v, all_slice(x)): every row
+/// holds v.
+struct SliceFill : OpRewritePattern<AllSliceOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(AllSliceOp slice,
                                 PatternRewriter &rewriter) const override {
-    AllGatherOp gather = plannedGather(op, plan);
-    if (!gather)
+    auto fill = slice.getInput().getDefiningOp<linalg::FillOp>();
+    if (!fill || !fill.hasPureTensorSemantics())
       return failure();
-    Value local = gather.getInput();
-    Value norm = RMSNormOp::create(rewriter, op.getLoc(), local.getType(),
-                                   local, op.getWeight(), op.getEpsilonAttr());
-    rewriter.replaceOpWithNewOp<AllGatherOp>(op, op.getType(), norm,
-                                             gather.getGroupAttr(),
-                                             gather.getDimAttr());
-    return success();
-  }
-};
-
-struct SinkGatherThroughFusedAddRMSNormCpp
-    : PlannedPattern<FusedAddRMSNormOp, 2> {
-  using PlannedPattern::PlannedPattern;
-  LogicalResult matchAndRewrite(FusedAddRMSNormOp op,
-                                PatternRewriter &rewriter) const override {
-    AllGatherOp gather = plannedGather(op, plan);
-    if (!gather)
-      return failure();
-    Location loc = op.getLoc();
-    Value local = gather.getInput();
-    Type localType = local.getType();
-    Value slice = AllSliceOp::create(rewriter, loc, localType,
-                                     op.getResidual(), gather.getGroupAttr(),
-                                     gather.getDimAttr());
-    auto norm = FusedAddRMSNormOp::create(rewriter, loc, localType, localType,
-                                          local, slice, op.getWeight(),
-                                          op.getEpsilonAttr());
-    Value output = AllGatherOp::create(rewriter, loc, op.getOutput().getType(),
-                                       norm.getOutput(), gather.getGroupAttr(),
-                                       gather.getDimAttr());
-    Value residual = AllGatherOp::create(
-        rewriter, loc, op.getResidualOut().getType(), norm.getResidualOut(),
-        gather.getGroupAttr(), gather.getDimAttr());
-    rewriter.replaceOp(op, {output, residual});
-    return success();
-  }
-};
-
-struct SinkGatherThroughQuantCpp : PlannedPattern<QuantOp, 2> {
-  using PlannedPattern::PlannedPattern;
-  LogicalResult matchAndRewrite(QuantOp op,
-                                PatternRewriter &rewriter) const override {
-    AllGatherOp gather = plannedGather(op, plan);
-    if (!gather)
-      return failure();
-    Value local = gather.getInput();
-    auto localType = cast<RankedTensorType>(local.getType())
-                         .clone(op.getType().getElementType());
-    Value quant = QuantOp::create(rewriter, op.getLoc(), localType, local,
-                                  op.getScale());
-    rewriter.replaceOpWithNewOp<AllGatherOp>(op, op.getType(), quant,
-                                             gather.getGroupAttr(),
-                                             gather.getDimAttr());
+    Value init = AllSliceOp::create(rewriter, slice.getLoc(), slice.getType(),
+                                    fill.getOutputs()[0], slice.getGroupAttr(),
+                                    slice.getDimAttr());
+    rewriter.replaceOpWithNewOp<linalg::FillOp>(slice, fill.getInputs(), init);
     return success();
   }
 };
 } // namespace
 
-RewritePatternSet SequenceParallelismPass::buildPatterns(Plan &plan) {
-  MLIRContext *context = &getContext();
-  RewritePatternSet patterns(context);
-  if (patternKind == "cpp") {
-    patterns.add<SplitAllReduceCpp, SinkGatherThroughRMSNormCpp,
-                 SinkGatherThroughFusedAddRMSNormCpp, SinkGatherThroughQuantCpp>(
-        context, plan);
-    return patterns;
-  }
+void mlir::sp::populateSliceShrinkingPatterns(RewritePatternSet &patterns) {
+  patterns.add<SliceEmptyTensor, SliceFill>(patterns.getContext());
+}
+
+void mlir::sp::populateSequenceParallelismPatterns(
+    RewritePatternSet &patterns, SequenceParallelismPlan &plan) {
   populateGeneratedPDLLPatterns(patterns);
+  populateSliceShrinkingPatterns(patterns);
   PDLPatternModule &pdl = patterns.getPDLPatterns();
   pdl.registerConstraintFunction(
       "IsPlannedSite", [&plan](PatternRewriter &, Operation *op) {
@@ -657,45 +201,134 @@ RewritePatternSet SequenceParallelismPass::buildPatterns(Plan &plan) {
       [&plan](PatternRewriter &, Operation *op, Operation *gather) {
         auto allGather = dyn_cast<AllGatherOp>(gather);
         return success(plan.localOps.contains(op) && allGather &&
-                       allGather.getDimAttr().getInt() == 0);
+                       allGather.getDim() == 0);
+      });
+  pdl.registerConstraintFunction(
+      "IsPlannedRowWiseOp", [&plan](PatternRewriter &, Operation *op) {
+        return success(canSinkGatherThrough(plan, op));
       });
   pdl.registerRewriteFunction(
-      "LocalRowsType", [](PatternRewriter &, Operation *site) -> Type {
-        auto type = cast<RankedTensorType>(site->getResult(0).getType());
-        SmallVector<int64_t> shape(type.getShape());
-        shape[0] /= *getGroupSize(site);
-        return type.clone(shape);
+      "SinkGatherThroughRowWiseOp",
+      [](PatternRewriter &rewriter, Operation *op) {
+        sinkGatherThroughRowWiseOp(rewriter, op);
       });
-  pdl.registerRewriteFunction(
-      "TypeOf", [](PatternRewriter &, Value value) -> Type {
-        return value.getType();
-      });
-  pdl.registerRewriteFunction(
-      "WithElementType",
-      [](PatternRewriter &, Value shapeOf, Type elementOf) -> Type {
-        return cast<RankedTensorType>(shapeOf.getType())
-            .clone(cast<ShapedType>(elementOf).getElementType());
-      });
-  pdl.registerRewriteFunction(
-      "ResultAt",
-      [](PatternRewriter &, Operation *op, Attribute index) -> Value {
-        return op->getResult(cast<IntegerAttr>(index).getInt());
-      });
-  return patterns;
 }
+
+namespace {
+/// Keeps the plan free of dangling pointers: an erased op's address may be
+/// reused by a new op, which must not inherit the old op's plan.
+struct PlanListener : public RewriterBase::Listener {
+  explicit PlanListener(SequenceParallelismPlan &plan) : plan(plan) {}
+  void notifyOperationErased(Operation *op) override {
+    plan.sites.erase(op);
+    plan.localOps.erase(op);
+  }
+  SequenceParallelismPlan &plan;
+};
+} // namespace
+
+/// Whether the patterns apply to `op`: sp ops (but the group symbols), the
+/// ops planned to run on local rows and the slices of their inits.
+static bool isRewritable(const SequenceParallelismPlan &plan, Operation *op) {
+  return (isa<SPDialect>(op->getDialect()) && !isa<GroupOp>(op)) ||
+         plan.localOps.contains(op);
+}
+
+static SmallVector<Operation *>
+collectRewritableOps(ModuleOp module, const SequenceParallelismPlan &plan) {
+  SmallVector<Operation *> ops;
+  module.walk([&](Operation *op) {
+    if (isRewritable(plan, op))
+      ops.push_back(op);
+  });
+  return ops;
+}
+
+LogicalResult
+mlir::sp::applyPlannedRewrites(ModuleOp module, SequenceParallelismPlan &plan,
+                               const FrozenRewritePatternSet &patterns,
+                               const PlannedRewriteOptions &options) {
+  PlanListener listener(plan);
+  bool limited = options.maxRewrites >= 0;
+  if (options.checkPatterns) {
+    std::string problem;
+    auto rewritable = [&plan](Operation *op) {
+      return isRewritable(plan, op);
+    };
+    if (failed(applyPatternsWithHygieneChecks(module, patterns, rewritable,
+                                              &listener, options.maxRewrites,
+                                              problem)))
+      return module.emitError()
+             << "sp-sequence-parallelism: pattern hygiene: " << problem;
+    // Then the folds (no-op slices) and dead gathers, as usual.
+  }
+  GreedyRewriteConfig config;
+  config.setListener(&listener);
+  config.setStrictness(GreedyRewriteStrictness::ExistingAndNewOps);
+  if (limited)
+    config.setMaxNumRewrites(options.maxRewrites);
+  if (failed(applyOpPatternsGreedily(collectRewritableOps(module, plan), patterns,
+                                     config)) &&
+      !limited)
+    return module.emitError(
+        "sp-sequence-parallelism: rewriting did not converge");
+  if (!plan.sites.empty() && !limited)
+    return (*plan.sites.begin())
+        ->emitError("sp-sequence-parallelism: internal error: a planned site "
+                    "was not rewritten");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// The pass
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// What dynamic=guard|pad decided for one token range of a function.
+struct RangeDecision {
+  TokenRange range;
+  /// The token count the range was planned at (its smallest multiple of
+  /// tp), and the sites planned there.
+  int64_t plannedAt = 0, sites = 0;
+  bool rewrite = false;
+  std::string why;
+};
+
+/// A function with all_reduce sites on a dynamic token dimension.
+struct DynamicFunction {
+  std::string name;
+  SmallVector<int64_t> tokenArgs;
+  int64_t tp = 0;
+  /// How the default range was found (thresholds or the cost model).
+  std::string rangesFrom;
+  std::vector<RangeDecision> ranges;
+  /// "guarded", "padded", or why the function was left as it is.
+  std::string outcome;
+};
+
+struct SequenceParallelismPass
+    : public sp::impl::SPSequenceParallelismBase<SequenceParallelismPass> {
+  using SPSequenceParallelismBase::SPSequenceParallelismBase;
+
+  void runOnOperation() override;
+
+private:
+  /// dynamic=guard|pad: decides each token range of every function with
+  /// dynamic-token sites on its own and versions the function on n.
+  LogicalResult versionDynamicFunctions(
+      ModuleOp module, const SequenceParallelismPlanOptions &planOptions,
+      ArrayRef<TokenRange> userRanges);
+  std::vector<DynamicFunction> dynamicFunctions;
+
+  void writeReport(const SequenceParallelismPlan &plan,
+                   const CollectiveCensus &before,
+                   const CollectiveCensus &after, int64_t planned,
+                   int64_t rewritten);
+};
+} // namespace
 
 void SequenceParallelismPass::runOnOperation() {
   ModuleOp module = getOperation();
-  if (device != "" && device != "sm90" && device != "sm100") {
-    module.emitError() << "sp-sequence-parallelism: unknown device '" << device
-                       << "' (expected sm90 or sm100)";
-    return signalPassFailure();
-  }
-  if (patternKind != "pdll" && patternKind != "cpp") {
-    module.emitError() << "sp-sequence-parallelism: unknown patterns '"
-                       << patternKind << "' (expected pdll or cpp)";
-    return signalPassFailure();
-  }
   if (minTokens < 0) {
     module.emitError() << "sp-sequence-parallelism: min-tokens must be >= 0, "
                           "got "
@@ -703,55 +336,52 @@ void SequenceParallelismPass::runOnOperation() {
     return signalPassFailure();
   }
 
+  std::optional<DeviceProfile> profile;
+  if (!costModel.empty()) {
+    llvm::Expected<DeviceProfile> loaded = DeviceProfile::load(costModel);
+    if (!loaded) {
+      module.emitError() << "sp-sequence-parallelism: "
+                         << llvm::toString(loaded.takeError());
+      return signalPassFailure();
+    }
+    profile = std::move(*loaded);
+  }
+
+  SmallVector<TokenRange> userRanges;
+  if (!ranges.empty()) {
+    if (std::optional<std::string> error = parseTokenRanges(ranges, userRanges)) {
+      module.emitError() << "sp-sequence-parallelism: ranges: " << *error;
+      return signalPassFailure();
+    }
+  }
+
   CollectiveCensus before = CollectiveCensus::of(module);
+  SequenceParallelismPlanOptions planOptions;
+  planOptions.minTokens = minTokens;
+  planOptions.device = device;
+  planOptions.costModel = profile ? &*profile : nullptr;
+  dynamicFunctions.clear();
+  if (dynamic != DynamicTokens::off &&
+      failed(versionDynamicFunctions(module, planOptions, userRanges)))
+    return signalPassFailure();
+  // Asked after versioning: the analysis reads one unchanging IR.
   ReplicationAnalysis replication(assumeReplicated);
-  Plan plan = Planner(replication, minTokens, device).plan(module);
+  SequenceParallelismPlan plan =
+      planSequenceParallelism(module, replication, planOptions);
   for (auto &[site, reason] : plan.leftAlone)
     mlir::emitRemark(site->getLoc()) << "all_reduce left alone: " << reason;
   int64_t planned = plan.sites.size();
 
   if (planned != 0) {
-    FrozenRewritePatternSet patterns(buildPatterns(plan));
-    PlanListener listener(plan);
-    GreedyRewriteConfig config;
-    config.setListener(&listener);
-    config.setStrictness(GreedyRewriteStrictness::ExistingAndNewOps);
-    SmallVector<Operation *> ops;
-    module.walk([&](Operation *op) {
-      if (isa<SPDialect>(op->getDialect()) && !isa<GroupOp>(op))
-        ops.push_back(op);
-    });
-    bool limited = maxRewrites >= 0;
-    if (limited)
-      config.setMaxNumRewrites(maxRewrites);
-    if (checkPatterns) {
-      std::string problem;
-      auto isSPOp = [](Operation *op) {
-        return isa<SPDialect>(op->getDialect()) && !isa<GroupOp>(op);
-      };
-      if (failed(applyPatternsWithHygieneChecks(
-              module, patterns, isSPOp, &listener, maxRewrites, problem))) {
-        module.emitError() << "sp-sequence-parallelism: pattern hygiene: "
-                           << problem;
-        return signalPassFailure();
-      }
-      // Then the folds (no-op slices) and dead gathers, as usual.
-      ops.clear();
-      module.walk([&](Operation *op) {
-        if (isa<SPDialect>(op->getDialect()) && !isa<GroupOp>(op))
-          ops.push_back(op);
-      });
-    }
-    if (failed(applyOpPatternsGreedily(ops, patterns, config)) && !limited) {
-      module.emitError("sp-sequence-parallelism: rewriting did not converge");
+    RewritePatternSet patterns(&getContext());
+    populateSequenceParallelismPatterns(patterns, plan);
+    PlannedRewriteOptions rewriteOptions;
+    rewriteOptions.maxRewrites = maxRewrites;
+    rewriteOptions.checkPatterns = checkPatterns;
+    if (failed(applyPlannedRewrites(module, plan,
+                                    FrozenRewritePatternSet(std::move(patterns)),
+                                    rewriteOptions)))
       return signalPassFailure();
-    }
-    if (!plan.sites.empty() && !limited) {
-      (*plan.sites.begin())->emitError(
-          "sp-sequence-parallelism: internal error: a planned site was not "
-          "rewritten");
-      return signalPassFailure();
-    }
   }
 
   // Sites still in the plan were not reached (only with max-rewrites).
@@ -776,7 +406,177 @@ void SequenceParallelismPass::runOnOperation() {
   }
 }
 
-void SequenceParallelismPass::writeReport(const Plan &plan,
+/// Sites whose token dim is dynamic, outside any guard.
+static SmallVector<AllReduceOp> findDynamicSites(func::FuncOp func) {
+  SmallVector<AllReduceOp> sites;
+  func.walk([&](AllReduceOp site) {
+    auto type = cast<RankedTensorType>(site.getType());
+    if (type.getRank() >= 2 && type.isDynamicDim(0) &&
+        !getEnclosingTokenGuard(site))
+      sites.push_back(site);
+  });
+  return sites;
+}
+
+static int64_t roundUp(int64_t n, int64_t m) {
+  return n > std::numeric_limits<int64_t>::max() - m ? n
+                                                     : (n + m - 1) / m * m;
+}
+
+LogicalResult SequenceParallelismPass::versionDynamicFunctions(
+    ModuleOp module, const SequenceParallelismPlanOptions &planOptions,
+    ArrayRef<TokenRange> userRanges) {
+  // One analysis for the what-if plans, on the IR before any versioning.
+  ReplicationAnalysis replication(assumeReplicated);
+  SmallVector<func::FuncOp> funcs(module.getOps<func::FuncOp>());
+  for (func::FuncOp func : funcs) {
+    if (func.isExternal())
+      continue;
+    SmallVector<AllReduceOp> sites = findDynamicSites(func);
+    if (sites.empty())
+      continue;
+    DynamicFunction info;
+    info.name = func.getSymName().str();
+    llvm::SetVector<BlockArgument> tokenArgs;
+    int64_t tp = 1;
+    int64_t threshold = std::max<int64_t>(1, minTokens);
+    for (AllReduceOp site : sites) {
+      if (auto arg =
+              dyn_cast_or_null<BlockArgument>(traceTokenRoot(site.getInput())))
+        tokenArgs.insert(arg);
+      std::optional<int64_t> size = getGroupSize(site);
+      if (!size || *size <= 1)
+        continue;
+      tp = std::lcm(tp, *size);
+      if (std::optional<int64_t> deviceMin = vllmMinTokens(
+              device, cast<RankedTensorType>(site.getType()), *size))
+        threshold = std::max(threshold, *deviceMin);
+    }
+    info.tp = tp;
+    // Padding changes the rows of every argument with a dynamic token dim
+    // (rows of one token count must stay aligned), each to its own count.
+    if (dynamic == DynamicTokens::pad && !tokenArgs.empty())
+      for (BlockArgument arg : func.getArguments())
+        if (auto type = dyn_cast<RankedTensorType>(arg.getType()))
+          if (type.getRank() >= 1 && type.isDynamicDim(0))
+            tokenArgs.insert(arg);
+    for (BlockArgument arg : tokenArgs)
+      info.tokenArgs.push_back(arg.getArgNumber());
+    if (tokenArgs.empty()) {
+      info.outcome = "left as it is: no site's token rows come from a "
+                     "function argument";
+      dynamicFunctions.push_back(std::move(info));
+      continue;
+    }
+    if (tp <= 1) {
+      info.outcome = "left as it is: no site's group has more than one rank";
+      dynamicFunctions.push_back(std::move(info));
+      continue;
+    }
+
+    // What the planner does at n tokens (a multiple of tp).
+    auto plannedSitesAt = [&](int64_t n, std::string *why) {
+      SequenceParallelismPlanOptions whatIf = planOptions;
+      whatIf.assumedTokens = n;
+      whatIf.scope = func;
+      SequenceParallelismPlan plan =
+          planSequenceParallelism(module, replication, whatIf);
+      if (why && !plan.leftAlone.empty())
+        *why = plan.leftAlone.front().second;
+      return int64_t(plan.sites.size());
+    };
+
+    SmallVector<TokenRange> ranges(userRanges.begin(), userRanges.end());
+    if (ranges.empty()) {
+      int64_t from = threshold;
+      info.rangesFrom = "thresholds (min-tokens, device)";
+      if (planOptions.costModel) {
+        // The cost model's break-even: the smallest multiple of tp it
+        // predicts the rewrite pays at (doubling, then bisection; assumes
+        // one crossing, which the report's ranges make visible).
+        info.rangesFrom = "cost model break-even";
+        int64_t paysAt = 0, pays = roundUp(std::max(threshold, tp), tp);
+        for (int doubling = 0; doubling < 24 && !plannedSitesAt(pays, nullptr);
+             ++doubling) {
+          paysAt = pays;
+          pays *= 2;
+        }
+        if (plannedSitesAt(pays, nullptr)) {
+          int64_t lo = paysAt / tp, hi = pays / tp; // lo fails, hi pays
+          while (lo != 0 && hi - lo > 1) {
+            int64_t mid = lo + (hi - lo) / 2;
+            (plannedSitesAt(mid * tp, nullptr) ? hi : lo) = mid;
+          }
+          from = hi * tp;
+        } else {
+          from = pays; // never pays: the range from here is left alone
+        }
+      }
+      if (from > 1)
+        ranges.push_back({1, from - 1});
+      ranges.push_back({from, TokenRange::kUnbounded});
+    }
+
+    SmallVector<TokenRange> guarded;
+    for (const TokenRange &range : ranges) {
+      RangeDecision decision;
+      decision.range = range;
+      decision.plannedAt = roundUp(range.lo, tp);
+      if (range.bounded() && decision.plannedAt > range.hi &&
+          dynamic == DynamicTokens::guard) {
+        decision.why = "no token count in the range is a multiple of the "
+                       "group size " +
+                       std::to_string(tp);
+      } else {
+        std::string why;
+        decision.sites = plannedSitesAt(decision.plannedAt, &why);
+        // Both ends must agree (bounded ranges).
+        // guard: the largest multiple of tp in the range; pad: what its
+        // largest count is padded to.
+        int64_t top = !range.bounded() ? 0
+                      : dynamic == DynamicTokens::guard
+                          ? range.hi / tp * tp
+                          : roundUp(range.hi, tp);
+        if (decision.sites && range.bounded() && top != decision.plannedAt &&
+            !plannedSitesAt(top, &why))
+          decision.sites = 0;
+        decision.rewrite = decision.sites > 0;
+        decision.why = decision.rewrite
+                           ? std::to_string(decision.sites) +
+                                 " sites rewritten at " +
+                                 std::to_string(decision.plannedAt) + " tokens"
+                           : why.empty() ? "no site would be rewritten" : why;
+      }
+      if (decision.rewrite) {
+        if (!guarded.empty() && guarded.back().bounded() &&
+            guarded.back().hi + 1 == range.lo)
+          guarded.back().hi = range.hi;
+        else
+          guarded.push_back(range);
+      }
+      info.ranges.push_back(std::move(decision));
+    }
+    if (guarded.empty()) {
+      info.outcome = "left as it is: the rewrite pays in none of its ranges";
+      dynamicFunctions.push_back(std::move(info));
+      continue;
+    }
+    std::string why;
+    bool pad = dynamic == DynamicTokens::pad;
+    FailureOr<scf::IfOp> guard = insertTokenGuard(
+        func, tokenArgs.getArrayRef(), tp, guarded,
+        roundUp(guarded.front().lo, tp), pad, why);
+    info.outcome = succeeded(guard) ? (pad ? "padded" : "guarded")
+                                    : "left as it is: " + why;
+    if (failed(guard))
+      mlir::emitRemark(func.getLoc())
+          << "function left unversioned on its dynamic token count: " << why;
+    dynamicFunctions.push_back(std::move(info));
+  }
+  return success();
+}
+
+void SequenceParallelismPass::writeReport(const SequenceParallelismPlan &plan,
                                           const CollectiveCensus &before,
                                           const CollectiveCensus &after,
                                           int64_t planned, int64_t rewritten) {
@@ -802,8 +602,40 @@ void SequenceParallelismPass::writeReport(const Plan &plan,
     json.attribute("pass", "sp-sequence-parallelism");
     json.attributeObject("options", [&] {
       json.attribute("min_tokens", int64_t(minTokens));
-      json.attribute("device", std::string(device));
+      json.attribute("device", stringifyGPUGeneration(device));
       json.attribute("assume_replicated", bool(assumeReplicated));
+      json.attribute("cost_model", std::string(costModel));
+      json.attribute("dynamic", dynamic == DynamicTokens::off     ? "off"
+                                : dynamic == DynamicTokens::guard ? "guard"
+                                                                  : "pad");
+      json.attribute("ranges", std::string(ranges));
+    });
+    // Functions versioned (or not) on a dynamic token count.
+    json.attributeArray("dynamic", [&] {
+      for (const DynamicFunction &f : dynamicFunctions) {
+        json.object([&] {
+          json.attribute("function", f.name);
+          json.attributeArray("token_arguments", [&] {
+            for (int64_t arg : f.tokenArgs)
+              json.value(arg);
+          });
+          json.attribute("tp", f.tp);
+          if (!f.rangesFrom.empty())
+            json.attribute("ranges_from", f.rangesFrom);
+          json.attributeArray("ranges", [&] {
+            for (const RangeDecision &r : f.ranges) {
+              json.object([&] {
+                json.attribute("range", r.range.str());
+                json.attribute("planned_at", r.plannedAt);
+                json.attribute("sites", r.sites);
+                json.attribute("decision", r.rewrite ? "rewrite" : "left alone");
+                json.attribute("why", r.why);
+              });
+            }
+          });
+          json.attribute("outcome", f.outcome);
+        });
+      }
     });
     json.attributeObject("sites", [&] {
       json.attribute("all_reduce", planned + int64_t(plan.leftAlone.size()));
@@ -819,6 +651,29 @@ void SequenceParallelismPass::writeReport(const Plan &plan,
           locStream << entry.first->getLoc();
           json.attribute("loc", loc);
           json.attribute("reason", entry.second);
+        });
+      }
+    });
+    // With cost-model: the predictions (microseconds) per judged site.
+    json.attributeArray("predictions", [&] {
+      for (const auto &entry : plan.predictions) {
+        const SitePrediction &p = entry.second;
+        json.object([&] {
+          std::string loc;
+          llvm::raw_string_ostream locStream(loc);
+          locStream << p.loc;
+          json.attribute("loc", loc);
+          json.attribute("tokens", p.tokens);
+          json.attribute("tp", p.tp);
+          json.attribute("before_us", p.before() * 1e6);
+          json.attribute("after_us", p.after() * 1e6);
+          json.attribute("all_reduce_us", p.beforeCollective * 1e6);
+          json.attribute("local_before_us", p.beforeLocal * 1e6);
+          json.attribute("reduce_scatter_us", p.afterReduceScatter * 1e6);
+          json.attribute("all_gather_us", p.afterGather * 1e6);
+          json.attribute("local_after_us", p.afterLocal * 1e6);
+          json.attribute("hidden_us", p.hidden * 1e6);
+          json.attribute("decision", p.pays() ? "rewrite" : "left alone");
         });
       }
     });

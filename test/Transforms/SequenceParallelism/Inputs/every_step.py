@@ -1,12 +1,16 @@
 """Runs sp-sequence-parallelism stopped after 0, 1, 2, ... pattern
-applications until the rewrite is complete, and checks that every
-intermediate program verifies (sp-opt verifies after each pass and again when
-it parses the printed result back)."""
+applications until the program is the complete rewrite's (every site split
+and every planned op sunk), and checks that every intermediate program
+verifies (sp-opt verifies after each pass and again when it parses the
+printed result back)."""
 import json
 import subprocess
 import sys
 
 sp_opt, model = sys.argv[1], sys.argv[2]
+complete = subprocess.run(
+    [sp_opt, model, "--sp-sequence-parallelism", "--mlir-print-op-generic"],
+    capture_output=True, text=True).stdout
 step = 0
 while True:
     run = subprocess.run(
@@ -22,7 +26,7 @@ while True:
                            text=True)
     if again.returncode != 0:
         sys.exit(f"step {step}: output does not verify:\n{again.stderr}")
-    if report["sites"]["not_reached"] == 0 and step > 0:
+    if report["sites"]["not_reached"] == 0 and run.stdout[report_end:] == complete:
         break
     step += 1
     if step > 10000:

@@ -39,11 +39,22 @@ def SP_Dialect : Dialect {
   let hasRegionArgAttrVerify = 1;
   let hasOperationAttrVerify = 1;
   let useDefaultAttributePrinterParser = 1;
+  // Folds to constants (sp.group_rank of a single-rank group) become
+  // arith.constant.
+  let hasConstantMaterializer = 1;
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
   let extraClassDeclaration = [{
     /// Name of the unit attribute that marks a function argument as holding
     /// the same value on every rank.
     static constexpr ::llvm::StringLiteral getReplicatedAttrName() {
       return ::llvm::StringLiteral("sp.replicated");
+    }
+    /// Name of the array attribute (DenseI64ArrayAttr) that marks a function
+    /// argument as the same on every rank whose grid coordinates differ only
+    /// along these axes of the groups' grid: under DP x TP on grid [dp, tp],
+    /// the activations split over dp are `sp.replicated_axes = array<i64: 1>`.
+    static constexpr ::llvm::StringLiteral getReplicatedAxesAttrName() {
+      return ::llvm::StringLiteral("sp.replicated_axes");
     }
   }];
 }

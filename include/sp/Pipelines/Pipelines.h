@@ -1,0 +1,53 @@
+//===- Pipelines.h - sp's lowering pipelines --------------------*- C++ -*-===//
+//
+// From sp ops on tensors to the LLVM dialect, built from the passes' create
+// functions (so a client linking SPPipelines gets every pass it needs):
+//   sp-lower-to-cpu   linalg decomposition with the exact numerics, runtime
+//                     declarations, bufferization (collectives become calls
+//                     of libsp_runtime_cpu.so), LLVM;
+//   sp-lower-to-cuda  every sp op becomes a call of libsp_cuda_runtime.so
+//                     (NCCL collectives, sp's kernels), then the same
+//                     bufferization and LLVM lowering.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SP_PIPELINES_PIPELINES_H
+#define SP_PIPELINES_PIPELINES_H
+
+namespace mlir {
+class OpPassManager;
+} // namespace mlir
+
+namespace mlir::sp {
+
+/// How sp-lower-to-cpu turns linalg ops into machine code.
+enum class CPUCodegen {
+  /// Static tiles vectorized across independent outputs (opt-in: see
+  /// docs/CPUCodegen.md for the open bitwise difference on a torch-mlir
+  /// fixture).
+  Vector,
+  /// convert-linalg-to-loops: scalar loops (the default), the reference the
+  /// vector code is tested against bit for bit.
+  Scalar,
+};
+
+struct LowerToCPUOptions {
+  CPUCodegen codegen = CPUCodegen::Scalar;
+  /// Vector register width in bits (0: the host's).
+  unsigned vectorBits = 0;
+};
+
+/// Adds the `sp-lower-to-cpu` pipeline to `pm` (on a module).
+void buildLowerToCPUPipeline(OpPassManager &pm,
+                             const LowerToCPUOptions &options);
+void buildLowerToCPUPipeline(OpPassManager &pm);
+
+/// Adds the `sp-lower-to-cuda` pipeline to `pm` (on a module).
+void buildLowerToCUDAPipeline(OpPassManager &pm);
+
+/// Registers both pipelines under their names for textual pipelines.
+void registerSPPipelines();
+
+} // namespace mlir::sp
+
+#endif // SP_PIPELINES_PIPELINES_H

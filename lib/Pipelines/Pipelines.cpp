@@ -1,0 +1,166 @@
+//===- Pipelines.cpp - sp's lowering pipelines ----------------------------===//
+
+#include "sp/Pipelines/Pipelines.h"
+
+#include "sp/Conversion/Passes.h"
+#include "sp/Dialect/Arith/Transforms/Passes.h"
+#include "sp/Dialect/SP/Transforms/Passes.h"
+
+#include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
+#include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
+#include "mlir/Conversion/BufferizationToMemRef/BufferizationToMemRef.h"
+#include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
+#include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVMPass.h"
+#include "mlir/Conversion/IndexToLLVM/IndexToLLVM.h"
+#include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
+#include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
+#include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
+#include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Conversion/UBToLLVM/UBToLLVM.h"
+#include "mlir/Conversion/VectorToLLVM/ConvertVectorToLLVMPass.h"
+#include "mlir/Conversion/VectorToSCF/VectorToSCF.h"
+#include "mlir/Dialect/Arith/Transforms/Passes.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+using namespace mlir::sp;
+
+namespace {
+struct LowerToCPUPipelineOptions
+    : public PassPipelineOptions<LowerToCPUPipelineOptions> {
+  PassOptions::Option<CPUCodegen> codegen{
+      *this, "codegen",
+      llvm::cl::desc("How linalg ops become machine code"),
+      llvm::cl::init(CPUCodegen::Scalar),
+      llvm::cl::values(
+          clEnumValN(CPUCodegen::Vector, "vector",
+                     "tiled and vectorized across independent outputs"),
+          clEnumValN(CPUCodegen::Scalar, "scalar",
+                     "convert-linalg-to-loops (the reference for tests)"))};
+  PassOptions::Option<unsigned> vectorBits{
+      *this, "vector-bits",
+      llvm::cl::desc("Vector register width in bits (0: the host's)"),
+      llvm::cl::init(0)};
+};
+} // namespace
+
+/// Elementwise ops on tensors to linalg.generic, shared by both backends.
+static void addElementwiseToLinalg(OpPassManager &pm) {
+  pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
+}
+
+/// Tensors to buffers, shared by both backends.
+static void addBufferize(OpPassManager &pm) {
+  // Tensors to buffers (CPU: collectives become runtime calls here).
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  bufferize.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  // The pipelined collective matmul loops carry a fresh buffer (the chunk
+  // a ring_shift received) from one step to the next.
+  bufferize.allowReturnAllocsFromLoops = true;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  pm.addPass(sp::createSPEraseGroups());
+  bufferization::buildBufferDeallocationPipeline(pm);
+  pm.addPass(createConvertBufferizationToMemRefPass());
+}
+
+/// Buffers to the LLVM dialect, shared by both backends. `vectors`: the
+/// module has vector ops (the CPU codegen path) to lower as well.
+static void addLowerToLLVM(OpPassManager &pm, bool vectors) {
+  pm.addPass(createConvertLinalgToLoopsPass());
+  // Arithmetic on bf16/fp8 runs in f32 (exact for the products and sums the
+  // numerics use); conversions become integer code.
+  arith::ArithEmulateUnsupportedFloatsOptions emulate;
+  emulate.sourceTypeStrs = {"bf16", "f8E4M3FN", "f8E4M3FNUZ"};
+  emulate.targetTypeStr = "f32";
+  pm.addPass(arith::createArithEmulateUnsupportedFloats(emulate));
+  pm.addPass(sp::createSPExpandFP8());
+  arith::ArithExpandOpsPassOptions expand;
+  expand.includeBf16 = true;
+  pm.addPass(arith::createArithExpandOpsPass(expand));
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createSCFToControlFlowPass());
+  if (vectors) {
+    // No vector.contract reaches this point, so the default contraction
+    // lowering (and its FMAs) never runs; reductions stay ordered.
+    ConvertVectorToLLVMPassOptions vectorToLLVM;
+    vectorToLLVM.reassociateFPReductions = false;
+    pm.addPass(createConvertVectorToLLVMPass(vectorToLLVM));
+    pm.addPass(createUBToLLVMConversionPass());
+  }
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+}
+
+void mlir::sp::buildLowerToCPUPipeline(OpPassManager &pm,
+                                       const LowerToCPUOptions &options) {
+  // Row-wise ops to linalg with the reference numerics, all_slice to a
+  // slice at this rank's offset, runtime declarations for the collectives.
+  pm.addPass(createSPDecomposeToLinalg());
+  pm.addPass(createSPPrepareCPURuntime());
+  addElementwiseToLinalg(pm);
+  bool vectors = options.codegen == CPUCodegen::Vector;
+  if (vectors) {
+    // Static tiles vectorized across independent outputs (CPUCodegen.cpp).
+    SPCPUVectorizeOptions vectorize;
+    vectorize.vectorBits = options.vectorBits;
+    pm.addNestedPass<func::FuncOp>(createSPCPUVectorize(vectorize));
+    pm.addPass(createCanonicalizerPass());
+  }
+  addBufferize(pm);
+  if (vectors) {
+    pm.addNestedPass<func::FuncOp>(createSPCPULowerVectors());
+    VectorTransferToSCFOptions toSCF;
+    toSCF.enableFullUnroll(true).setTargetRank(1);
+    pm.addNestedPass<func::FuncOp>(createConvertVectorToSCFPass(toSCF));
+    pm.addNestedPass<func::FuncOp>(createSPCPULowerVectors());
+    pm.addPass(createCanonicalizerPass());
+  }
+  addLowerToLLVM(pm, vectors);
+}
+
+void mlir::sp::buildLowerToCPUPipeline(OpPassManager &pm) {
+  buildLowerToCPUPipeline(pm, LowerToCPUOptions());
+}
+
+void mlir::sp::buildLowerToCUDAPipeline(OpPassManager &pm) {
+  // Every sp op becomes a runtime call (NCCL collective or kernel launch) on
+  // buffers before bufferization; the rest of the module runs on the host.
+  pm.addPass(createSPConvertToCUDARuntime());
+  addElementwiseToLinalg(pm);
+  addBufferize(pm);
+  addLowerToLLVM(pm, /*vectors=*/false);
+}
+
+void mlir::sp::registerSPPipelines() {
+  PassPipelineRegistration<LowerToCPUPipelineOptions>(
+      "sp-lower-to-cpu",
+      "Lower sp ops on tensors to the LLVM dialect for the CPU: linalg "
+      "decomposition, scalar loops (or, with codegen=vector, tiled vector "
+      "code), bufferization, collectives as CPU runtime calls",
+      [](OpPassManager &pm, const LowerToCPUPipelineOptions &options) {
+        LowerToCPUOptions cpu;
+        cpu.codegen = options.codegen;
+        cpu.vectorBits = options.vectorBits;
+        buildLowerToCPUPipeline(pm, cpu);
+      });
+  PassPipelineRegistration<>(
+      "sp-lower-to-cuda",
+      "Lower sp ops on tensors to the LLVM dialect for NVIDIA GPUs: NCCL "
+      "collectives and sp's CUDA kernels as calls of libsp_cuda_runtime.so",
+      [](OpPassManager &pm) { buildLowerToCUDAPipeline(pm); });
+}

@@ -1,0 +1,247 @@
+//===- CompiledABI.h - what sp-lower-to-cuda code calls ---------*- C++ -*-===//
+//
+// sp-convert-to-cuda-runtime turns every sp op into a call such as
+//
+//   _mlir_ciface_sp_cuda_rt_rms_norm_bf16(out, x, weight, epsilon, location)
+//
+// on unranked memrefs (MLIR's C interface: {rank, descriptor*}); collectives
+// also take their group's descriptor (sp/Runtime/RuntimeABI.h). CompiledABI.cpp
+// defines all of these functions once: it reads the descriptors, checks
+// shapes, contiguity and groups against the op and the job (errors name the
+// op and its source location), and hands plain pointers and counts, and the
+// group, to a Backend.
+// libsp_cuda_runtime.so links it with the GPU backend (NCCL + sp's kernels);
+// libsp_cuda_runtime_emulated.so links it with a host backend (the reference
+// numerics and the CPU runtime's MPI collectives), which runs the CUDA
+// lowering on machines without a GPU, in tests.
+//
+// A failing call reports through the error handler and does not return:
+// the default handler prints "sp CUDA runtime error (rank R): <op> at
+// <file:line:col>: <why>" and exits with status 1; a host program can
+// install its own (it must not return either).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SP_RUNTIME_CUDA_COMPILEDABI_H
+#define SP_RUNTIME_CUDA_COMPILEDABI_H
+
+#include "sp/Runtime/RuntimeABI.h"
+
+#include "mlir/ExecutionEngine/CRunnerUtils.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace sp_cuda_abi {
+
+/// Element type codes the backends receive (those of Kernels.h, plus raw
+/// bytes for gathers and f64 for reductions).
+enum DType { F32 = 0, F16 = 1, BF16 = 2, Bytes = 3, F64 = 4 };
+/// FP8 output formats (Kernels.h's SPCudaFP8).
+enum FP8 { E4M3FN = 0, E4M3FNUZ = 1 };
+
+/// Bytes per element of a DType code.
+inline size_t elementBytes(int dtype) {
+  switch (dtype) {
+  case F32:
+    return 4;
+  case F16:
+  case BF16:
+    return 2;
+  case F64:
+    return 8;
+  default:
+    return 1;
+  }
+}
+
+/// MLIR's C interface for memref<*xT> (upstream's type): the rank and a
+/// pointer to the ranked descriptor. Element widths vary per entry point, so
+/// the element type here is bytes.
+using UnrankedMemRef = ::UnrankedMemRefType<char>;
+
+/// A group descriptor as compiled code passes it: memref<?xi64>.
+using GroupDescriptor = ::StridedMemRefType<int64_t, 1>;
+
+/// The group a collective runs over, read from its descriptor and checked
+/// against the job (the grid has as many ranks as the job).
+struct Group {
+  /// The descriptor's words (a key for the group's communicator).
+  std::vector<int64_t> words;
+  sp_runtime::GroupLayout layout;
+  /// The number of ranks of the group and this rank's index in it.
+  int64_t size = 1;
+  int64_t index = 0;
+  /// Which of the layout's groups this rank is in: the split color.
+  int64_t color = 0;
+  /// Every rank of the job, in rank order: the job's own communicator.
+  bool world = true;
+
+  /// The group of all `ranks` ranks of a job, seen from rank `rank`.
+  static Group everyRank(int64_t ranks, int64_t rank = 0) {
+    Group group;
+    group.layout.grid = {ranks};
+    group.layout.axes = {0};
+    group.words = sp_runtime::GroupLayout::encodeWorld(ranks);
+    group.size = ranks;
+    group.index = rank;
+    return group;
+  }
+};
+
+/// One norm/quant kernel call: `out` or `q` is written (q when `quant`),
+/// `residualOut` when `fused`. Rows are everything but the last dimension.
+struct NormCall {
+  int dtype = F32;
+  int fp8 = E4M3FN;
+  bool fused = false;
+  bool quant = false;
+  void *out = nullptr;
+  uint8_t *q = nullptr;
+  void *residualOut = nullptr;
+  const void *x = nullptr;
+  const void *residual = nullptr;
+  const void *weight = nullptr;
+  const float *scale = nullptr;
+  int64_t rows = 0;
+  int64_t hidden = 0;
+  float epsilon = 0;
+};
+
+/// Element types of the collective matmul GEMMs' operands.
+enum GemmInput {
+  GemmF32 = 0,
+  GemmF16 = 1,
+  GemmBF16 = 2,
+  GemmF8E4M3FN = 3,
+  GemmF8E4M3FNUZ = 4
+};
+
+/// Bytes per element of a GemmInput code.
+inline size_t gemmInputBytes(int type) {
+  return type == GemmF32 ? 4 : type <= GemmBF16 ? 2 : 1;
+}
+
+/// One sp.all_gather_matmul or sp.matmul_reduce_scatter: row-major,
+/// contiguous buffers; this rank's lhs is [m][k], rhs [k][n]; "ranks" is
+/// the group's size.
+///  * all_gather_matmul: gathered = all_gather(lhs) is [ranks * m][k] (always
+///    written), out = gathered x rhs is [ranks * m][n];
+///  * matmul_reduce_scatter: out = reduce_scatter(lhs x rhs) is
+///    [m / ranks][n] (sum over ranks, this rank's rows).
+/// The GEMM's numerics: without `scaled`, linalg.matmul's as sp-lower-to-cpu
+/// computes it (operands converted to outType, sums rounded to outType
+/// from +0 in k order, products rounded too except for bf16, whose
+/// emulation keeps a multiply-add's product in f32; HostKernels.h's gemm);
+/// with `scaled` (fp8 operands), f32 products and sums from +0, then
+/// outType(acc * (*lhsScale * *rhsScale)). GPU backends compute in f32
+/// with cuBLASLt and round once (docs/GPU.md states the tolerance).
+struct CollectiveMatmulCall {
+  int inType = GemmF32;   // GemmInput of lhs and rhs
+  int outType = F32;      // DType of out: F32, F16 or BF16
+  bool scaled = false;
+  const void *lhs = nullptr;
+  const void *rhs = nullptr;
+  const float *lhsScale = nullptr; // scaled only
+  const float *rhsScale = nullptr; // scaled only
+  void *out = nullptr;
+  void *gathered = nullptr;        // all_gather_matmul only
+  int64_t m = 0, k = 0, n = 0;
+};
+
+/// What a runtime library provides. Each function returns 0 on success, or
+/// non-zero after setting the message that lastError() returns, which
+/// starts with `location`. Collectives run over `group`: "rank" below is
+/// the index in the group (group.index of group.size), in whose order
+/// reductions combine and gathers concatenate.
+class Backend {
+public:
+  virtual ~Backend() = default;
+  /// This process's rank in the job and the job's number of ranks.
+  virtual int64_t rank() = 0;
+  virtual int64_t worldSize() = 0;
+  virtual const char *lastError() = 0;
+  /// out[i] = reduce over ranks of in[i], `count` elements.
+  virtual int allReduce(const Group &group, const void *in, void *out,
+                        int64_t count, int dtype, int reduction,
+                        const char *location) = 0;
+  /// in is [outer][group.size][chunk], out is [outer][chunk] (elements):
+  /// out = reduce over ranks of in[:, group.index, :].
+  virtual int reduceScatter(const Group &group, const void *in, void *out,
+                            int64_t outer, int64_t chunk, int dtype,
+                            int reduction, const char *location) = 0;
+  /// in is [outer][chunkBytes], out is [outer][group.size][chunkBytes]:
+  /// out[:, r, :] = rank r's in.
+  virtual int allGather(const Group &group, const void *in, void *out,
+                        int64_t outer, int64_t chunkBytes,
+                        const char *location) = 0;
+  virtual int norm(const NormCall &call, const char *location) = 0;
+  /// q[i] = quant(x[i], *scale), `count` elements.
+  virtual int quant(int dtype, int fp8, uint8_t *q, const void *x,
+                    const float *scale, int64_t count,
+                    const char *location) = 0;
+  /// See CollectiveMatmulCall. GPU backends pipeline the transfers with
+  /// the chunk GEMMs.
+  virtual int allGatherMatmul(const Group &group,
+                              const CollectiveMatmulCall &call,
+                              const char *location) = 0;
+  virtual int matmulReduceScatter(const Group &group,
+                                  const CollectiveMatmulCall &call,
+                                  const char *location) = 0;
+  /// sp.ring_shift of `bytes` bytes: send `in` to rank (r + offset) mod n,
+  /// receive into `out` from rank (r - offset) mod n. Start may return
+  /// before the transfer is done (the caller may reuse `in` at once);
+  /// wait, with the handle start set, returns when `out` holds the data.
+  virtual int ringShiftStart(const Group &group, const void *in, void *out,
+                             int64_t bytes, int64_t offset, int64_t *handle,
+                             const char *location) = 0;
+  virtual int ringShiftWait(int64_t handle, const char *location) = 0;
+  /// Waits for the work that calls left enqueued (the GPU backend with
+  /// SP_CUDA_SYNC=explicit); compiled code calls it, through
+  /// sp_cuda_rt_function_exit, at the exit of every public function of a
+  /// module that calls the runtime. Backends whose calls complete return 0.
+  virtual int synchronize(const char *location) {
+    (void)location;
+    return 0;
+  }
+};
+
+/// The library's backend (defined once per runtime library).
+Backend &backend();
+
+/// What the host program said about the job (sp_cuda_rt_set_bootstrap).
+struct Bootstrap {
+  int rank = 0;
+  int size = 1;
+  int (*broadcast)(void *data, int64_t bytes, int root, void *context) =
+      nullptr;
+  void *context = nullptr;
+};
+
+/// The host program's bootstrap, or nullptr when it set none.
+const Bootstrap *bootstrap();
+
+} // namespace sp_cuda_abi
+
+extern "C" {
+/// Replaces the error handler (nullptr restores the default). The handler
+/// receives the whole message and must not return (exit, abort, longjmp).
+void sp_cuda_rt_set_error_handler(void (*handler)(const char *message));
+
+/// How the job's processes reach each other, set by the host program before
+/// the first runtime call (sp-run sets it to its MPI_COMM_WORLD right after
+/// MPI_Init). `broadcast` copies `bytes` bytes at `data` from rank `root` to
+/// every rank (collective; returns 0 on success); the GPU runtime
+/// broadcasts NCCL's unique id with it, and takes this rank and the job's
+/// size from here instead of the environment (SP_RANK, ...). The runtime
+/// library itself never links MPI: without a bootstrap (broadcast nullptr),
+/// the id travels through SP_NCCL_ID_FILE. A null `broadcast` removes the
+/// bootstrap.
+void sp_cuda_rt_set_bootstrap(int rank, int size,
+                              int (*broadcast)(void *data, int64_t bytes,
+                                               int root, void *context),
+                              void *context);
+}
+
+#endif // SP_RUNTIME_CUDA_COMPILEDABI_H
