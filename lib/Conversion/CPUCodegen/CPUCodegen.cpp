@@ -132,6 +132,17 @@ struct Vectorizer {
             })
             .wasInterrupted())
       return;
+    // No operand of a type narrower than a byte: LLVM stores a vector of i1
+    // as packed bits, but a memref<...xi1> holds one byte per element, so a
+    // vectorized transfer of an i1 tensor (torch-mlir's causal masks) reads
+    // and writes the wrong bytes.
+    if (llvm::any_of(op->getOperandTypes(), [](Type type) {
+          Type element = getElementTypeOrSelf(type);
+          return !element.isIntOrIndexOrFloat() ||
+                 (!element.isIndex() &&
+                  element.getIntOrFloatBitWidth() % 8 != 0);
+        }))
+      return;
     // Only the forms sp's decompositions emit and the tests check: plain
     // matmuls, fills, and generics whose operands are read in loop order
     // (identity or broadcast maps, no transposes).
