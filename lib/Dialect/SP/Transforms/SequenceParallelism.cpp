@@ -21,6 +21,10 @@
 #include "sp/Dialect/SP/Transforms/TokenGuard.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/IR/SymbolTable.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/PDL/IR/PDL.h"
 #include "mlir/Dialect/PDLInterp/IR/PDLInterp.h"
@@ -187,10 +191,112 @@ void mlir::sp::populateSliceShrinkingPatterns(RewritePatternSet &patterns) {
   patterns.add<SliceEmptyTensor, SliceFill>(patterns.getContext());
 }
 
+/// The func.call ops that use `func` (the planner checked that every use
+/// of a carried function is one).
+static SmallVector<func::CallOp> callsOf(func::FuncOp func) {
+  SmallVector<func::CallOp> calls;
+  auto module = func->getParentOfType<ModuleOp>();
+  if (std::optional<SymbolTable::UseRange> uses =
+          SymbolTable::getSymbolUses(func, module))
+    for (const SymbolTable::SymbolUse &use : *uses)
+      if (auto call = dyn_cast<func::CallOp>(use.getUser()))
+        calls.push_back(call);
+  return calls;
+}
+
+void mlir::sp::carryOnLocalRows(RewriterBase &rewriter,
+                                CarriedBoundary &boundary) {
+  IntegerAttr tokenDim = rewriter.getI64IntegerAttr(0);
+  FlatSymbolRefAttr group = boundary.group;
+  Type full = boundary.fullType, local = boundary.localType;
+  // What enters the boundary: this rank's rows of it.
+  auto slice = [&](OpOperand &operand) {
+    Operation *owner = operand.getOwner();
+    rewriter.setInsertionPoint(owner);
+    Value rows = AllSliceOp::create(rewriter, owner->getLoc(), local,
+                                    operand.get(), group, tokenDim);
+    rewriter.modifyOpInPlace(owner, [&] { operand.set(rows); });
+  };
+  // What leaves it (retyped below): every row again for its users.
+  auto gather = [&](Value value) {
+    auto rows = AllGatherOp::create(rewriter, value.getLoc(), full, value,
+                                    group, tokenDim);
+    rewriter.replaceAllUsesExcept(value, rows, rows);
+  };
+  unsigned i = boundary.index;
+  if (auto loop = dyn_cast<scf::ForOp>(boundary.op)) {
+    BlockArgument arg = loop.getRegionIterArgs()[i];
+    Value result = loop.getResult(i);
+    rewriter.setInsertionPointToStart(loop.getBody());
+    gather(arg);
+    rewriter.setInsertionPointAfter(loop);
+    gather(result);
+    slice(loop.getBody()->getTerminator()->getOpOperand(i));
+    slice(loop.getInitArgsMutable()[i]);
+    rewriter.modifyOpInPlace(loop, [&] {
+      arg.setType(local);
+      result.setType(local);
+    });
+    return;
+  }
+  auto func = cast<func::FuncOp>(boundary.op);
+  SmallVector<Type> inputs(func.getArgumentTypes());
+  SmallVector<Type> results(func.getResultTypes());
+  if (boundary.kind == CarriedBoundary::Kind::argument) {
+    BlockArgument arg = func.getArgument(i);
+    rewriter.setInsertionPointToStart(&func.front());
+    gather(arg);
+    for (func::CallOp call : callsOf(func))
+      slice(call->getOpOperand(i));
+    inputs[i] = local;
+    rewriter.modifyOpInPlace(func, [&] {
+      arg.setType(local);
+      func.setFunctionType(rewriter.getFunctionType(inputs, results));
+    });
+    return;
+  }
+  for (Block &block : func.getBody())
+    if (auto ret = dyn_cast<func::ReturnOp>(block.getTerminator()))
+      slice(ret->getOpOperand(i));
+  for (func::CallOp call : callsOf(func)) {
+    rewriter.setInsertionPointAfter(call);
+    gather(call.getResult(i));
+    rewriter.modifyOpInPlace(call, [&] { call.getResult(i).setType(local); });
+  }
+  results[i] = local;
+  rewriter.modifyOpInPlace(func, [&] {
+    func.setFunctionType(rewriter.getFunctionType(inputs, results));
+  });
+}
+
+namespace {
+/// One planned boundary of a loop or function to local rows per application.
+template <typename OpTy>
+struct CarryOnLocalRows : OpRewritePattern<OpTy> {
+  CarryOnLocalRows(MLIRContext *context, SequenceParallelismPlan &plan)
+      : OpRewritePattern<OpTy>(context, /*benefit=*/3), plan(plan) {}
+  LogicalResult matchAndRewrite(OpTy op,
+                                PatternRewriter &rewriter) const override {
+    for (auto &entry : plan.carried) {
+      CarriedBoundary &boundary = entry.second;
+      if (boundary.op != op.getOperation() || boundary.done)
+        continue;
+      carryOnLocalRows(rewriter, boundary);
+      boundary.done = true;
+      return success();
+    }
+    return rewriter.notifyMatchFailure(op, "no boundary planned to carry");
+  }
+  SequenceParallelismPlan &plan;
+};
+} // namespace
+
 void mlir::sp::populateSequenceParallelismPatterns(
     RewritePatternSet &patterns, SequenceParallelismPlan &plan) {
   populateGeneratedPDLLPatterns(patterns);
   populateSliceShrinkingPatterns(patterns);
+  patterns.add<CarryOnLocalRows<scf::ForOp>, CarryOnLocalRows<func::FuncOp>>(
+      patterns.getContext(), plan);
   PDLPatternModule &pdl = patterns.getPDLPatterns();
   pdl.registerConstraintFunction(
       "IsPlannedSite", [&plan](PatternRewriter &, Operation *op) {
@@ -222,6 +328,9 @@ struct PlanListener : public RewriterBase::Listener {
   void notifyOperationErased(Operation *op) override {
     plan.sites.erase(op);
     plan.localOps.erase(op);
+    for (auto &entry : plan.carried)
+      if (entry.second.op == op)
+        entry.second.op = nullptr;
   }
   SequenceParallelismPlan &plan;
 };
@@ -231,7 +340,10 @@ struct PlanListener : public RewriterBase::Listener {
 /// ops planned to run on local rows and the slices of their inits.
 static bool isRewritable(const SequenceParallelismPlan &plan, Operation *op) {
   return (isa<SPDialect>(op->getDialect()) && !isa<GroupOp>(op)) ||
-         plan.localOps.contains(op);
+         plan.localOps.contains(op) ||
+         llvm::any_of(plan.carried, [&](const auto &entry) {
+           return entry.second.op == op && !entry.second.done;
+         });
 }
 
 static SmallVector<Operation *>
@@ -276,12 +388,125 @@ mlir::sp::applyPlannedRewrites(ModuleOp module, SequenceParallelismPlan &plan,
     return (*plan.sites.begin())
         ->emitError("sp-sequence-parallelism: internal error: a planned site "
                     "was not rewritten");
+  for (auto &entry : plan.carried)
+    if (!entry.second.done && !limited)
+      return (entry.second.op ? entry.second.op : module.getOperation())
+                 ->emitError()
+             << "sp-sequence-parallelism: internal error: "
+             << entry.second.what << " was planned on local rows but not "
+             << "changed";
   return success();
 }
 
 //===----------------------------------------------------------------------===//
 // The pass
 //===----------------------------------------------------------------------===//
+
+/// How many times `op` runs per call of the public functions: the product of
+/// the constant trip counts of the scf.for loops around it, times the runs
+/// of each call of a private function it is in (a function nothing calls
+/// runs once). std::nullopt through a loop of unknown trip count, an
+/// scf.while or recursion.
+static std::optional<int64_t>
+timesRun(Operation *op, llvm::DenseMap<Operation *, std::optional<int64_t>> &memo,
+         llvm::SmallPtrSetImpl<Operation *> &visiting) {
+  int64_t times = 1;
+  for (Operation *parent = op->getParentOp(); parent;
+       parent = parent->getParentOp()) {
+    if (auto loop = dyn_cast<scf::ForOp>(parent)) {
+      std::optional<int64_t> lb = getConstantIntValue(loop.getLowerBound());
+      std::optional<int64_t> ub = getConstantIntValue(loop.getUpperBound());
+      std::optional<int64_t> step = getConstantIntValue(loop.getStep());
+      if (!lb || !ub || !step || *step <= 0)
+        return std::nullopt;
+      times *= *ub > *lb ? (*ub - *lb + *step - 1) / *step : 0;
+      continue;
+    }
+    if (isa<scf::WhileOp>(parent))
+      return std::nullopt;
+    auto func = dyn_cast<func::FuncOp>(parent);
+    if (!func)
+      continue;
+    if (!func.isPrivate())
+      return times;
+    auto it = memo.find(func);
+    if (it == memo.end()) {
+      if (!visiting.insert(func).second)
+        return std::nullopt;
+      std::optional<int64_t> calls = 0;
+      auto module = func->getParentOfType<ModuleOp>();
+      if (std::optional<SymbolTable::UseRange> uses =
+              SymbolTable::getSymbolUses(func, module)) {
+        bool any = false;
+        for (const SymbolTable::SymbolUse &use : *uses) {
+          any = true;
+          std::optional<int64_t> runs =
+              isa<func::CallOp>(use.getUser())
+                  ? timesRun(use.getUser(), memo, visiting)
+                  : std::nullopt;
+          if (!runs || !calls) {
+            calls = std::nullopt;
+            continue;
+          }
+          *calls += *runs;
+        }
+        if (!any)
+          calls = 1;
+      } else {
+        calls = std::nullopt;
+      }
+      visiting.erase(func);
+      it = memo.try_emplace(func, calls).first;
+    }
+    if (!it->second)
+      return std::nullopt;
+    return times * *it->second;
+  }
+  return times;
+}
+
+/// The collectives that run per call of the public functions (the module's
+/// census with each op counted as often as it runs); ops that run an
+/// unknown number of times count once and in `unknown`.
+static CollectiveCensus executedCensus(ModuleOp module, int64_t &unknown) {
+  CollectiveCensus total;
+  unknown = 0;
+  llvm::DenseMap<Operation *, std::optional<int64_t>> memo;
+  llvm::SmallPtrSet<Operation *, 8> visiting;
+  auto add = [](int64_t &to, int64_t count, int64_t times) {
+    int64_t product = count != 0 && times > std::numeric_limits<int64_t>::max() / count
+                          ? std::numeric_limits<int64_t>::max()
+                          : count * times;
+    to = saturatingAdd(to, product);
+  };
+  module.walk([&](Operation *op) {
+    if (op->getNumRegions() != 0 || op->getNumResults() == 0 ||
+        !isa<SPDialect>(op->getDialect()))
+      return;
+    // Of a token guard, only the guarded version counts (as in the census).
+    for (Operation *parent = op->getParentOp(); parent;
+         parent = parent->getParentOp())
+      if (parent->hasAttr(kTokenGuardAttrName) && parent->getNumRegions() == 2 &&
+          parent->getRegion(1).isAncestor(op->getParentRegion()))
+        return;
+    CollectiveCensus one = CollectiveCensus::of(op);
+    std::optional<int64_t> times = timesRun(op, memo, visiting);
+    if (!times) {
+      ++unknown;
+      times = 1;
+    }
+    add(total.allReduce, one.allReduce, *times);
+    add(total.reduceScatter, one.reduceScatter, *times);
+    add(total.allGather, one.allGather, *times);
+    add(total.allSlice, one.allSlice, *times);
+    add(total.allGatherMatmul, one.allGatherMatmul, *times);
+    add(total.matmulReduceScatter, one.matmulReduceScatter, *times);
+    add(total.ringShift, one.ringShift, *times);
+    add(total.bytesPerRank, one.bytesPerRank, *times);
+    add(total.unknownSize, one.unknownSize, *times);
+  });
+  return total;
+}
 
 namespace {
 /// What dynamic=guard|pad decided for one token range of a function.
@@ -323,7 +548,10 @@ private:
   void writeReport(const SequenceParallelismPlan &plan,
                    const CollectiveCensus &before,
                    const CollectiveCensus &after, int64_t planned,
-                   int64_t rewritten);
+                   int64_t rewritten, const CollectiveCensus &executedBefore,
+                   const CollectiveCensus &executedAfter);
+  /// Collectives that ran (not ops in the module) whose count is unknown.
+  int64_t executedUnknown = 0;
 };
 } // namespace
 
@@ -360,6 +588,7 @@ void SequenceParallelismPass::runOnOperation() {
   planOptions.minTokens = minTokens;
   planOptions.device = device;
   planOptions.costModel = profile ? &*profile : nullptr;
+  planOptions.carry = carry;
   dynamicFunctions.clear();
   if (dynamic != DynamicTokens::off &&
       failed(versionDynamicFunctions(module, planOptions, userRanges)))
@@ -370,7 +599,17 @@ void SequenceParallelismPass::runOnOperation() {
       planSequenceParallelism(module, replication, planOptions);
   for (auto &[site, reason] : plan.leftAlone)
     mlir::emitRemark(site->getLoc()) << "all_reduce left alone: " << reason;
+  for (auto &entry : plan.carried) {
+    const CarriedBoundary &b = entry.second;
+    mlir::emitRemark(b.op->getLoc())
+        << b.what << " carried on local rows: " << b.fullType << " -> "
+        << b.localType << " over " << b.group << "; " << b.how;
+  }
+  for (const FullRowsBoundary &b : plan.fullRows)
+    mlir::emitRemark(b.op->getLoc())
+        << b.what << " kept on full rows: " << b.why;
   int64_t planned = plan.sites.size();
+  CollectiveCensus executedBefore = executedCensus(module, executedUnknown);
 
   if (planned != 0) {
     RewritePatternSet patterns(&getContext());
@@ -387,6 +626,8 @@ void SequenceParallelismPass::runOnOperation() {
   // Sites still in the plan were not reached (only with max-rewrites).
   int64_t rewritten = planned - static_cast<int64_t>(plan.sites.size());
   CollectiveCensus after = CollectiveCensus::of(module);
+  int64_t unknownAfter = 0;
+  CollectiveCensus executedAfter = executedCensus(module, unknownAfter);
   numSitesRewritten += rewritten;
   numSitesSkipped += plan.leftAlone.size();
   if (plan.leftAlone.empty() && planned == 0)
@@ -396,7 +637,8 @@ void SequenceParallelismPass::runOnOperation() {
     mlir::emitWarning(plan.leftAlone.front().first->getLoc())
         << "sp-sequence-parallelism rewrote none of the "
         << plan.leftAlone.size() << " sp.all_reduce ops (see the remarks)";
-  writeReport(plan, before, after, planned, rewritten);
+  writeReport(plan, before, after, planned, rewritten, executedBefore,
+              executedAfter);
   // An intermediate program (max-rewrites) may briefly move more bytes.
   if (maxRewrites < 0 && after.bytesPerRank > before.bytesPerRank) {
     module.emitError() << "sp-sequence-parallelism: internal error: "
@@ -576,10 +818,11 @@ LogicalResult SequenceParallelismPass::versionDynamicFunctions(
   return success();
 }
 
-void SequenceParallelismPass::writeReport(const SequenceParallelismPlan &plan,
-                                          const CollectiveCensus &before,
-                                          const CollectiveCensus &after,
-                                          int64_t planned, int64_t rewritten) {
+void SequenceParallelismPass::writeReport(
+    const SequenceParallelismPlan &plan, const CollectiveCensus &before,
+    const CollectiveCensus &after, int64_t planned, int64_t rewritten,
+    const CollectiveCensus &executedBefore,
+    const CollectiveCensus &executedAfter) {
   std::string path = reportFile.empty() ? defaultReportFile() : reportFile;
   if (path.empty())
     return;
@@ -677,8 +920,45 @@ void SequenceParallelismPass::writeReport(const SequenceParallelismPlan &plan,
         });
       }
     });
+    // Loop and call boundaries carried on local rows (docs/ControlFlow.md).
+    json.attributeArray("carried", [&] {
+      for (auto &entry : plan.carried) {
+        const CarriedBoundary &b = entry.second;
+        json.object([&] {
+          json.attribute("boundary", b.what);
+          std::string full, local;
+          llvm::raw_string_ostream(full) << b.fullType;
+          llvm::raw_string_ostream(local) << b.localType;
+          json.attribute("full", full);
+          json.attribute("local", local);
+          json.attribute("group", b.group.getValue());
+          json.attribute(b.kind == CarriedBoundary::Kind::iterArg
+                             ? "iterations"
+                             : "calls",
+                         b.crossings);
+          json.attribute("how", b.how);
+        });
+      }
+    });
+    json.attributeArray("kept_on_full_rows", [&] {
+      for (const FullRowsBoundary &b : plan.fullRows)
+        json.object([&] {
+          json.attribute("boundary", b.what);
+          json.attribute("why", b.why);
+        });
+    });
+    // "before"/"after" count the ops in the module, so a loop body's or a
+    // callee's collectives once (the budget is per iteration and per call);
+    // "executed_*" count what runs: times constant trip counts and calls.
+    json.attribute("budget", "per iteration and per call: each op in a loop "
+                             "body or a function counts once");
     json.attributeObject("before", [&] { before.writeJSON(json); });
     json.attributeObject("after", [&] { after.writeJSON(json); });
+    json.attributeObject("executed_before",
+                         [&] { executedBefore.writeJSON(json); });
+    json.attributeObject("executed_after",
+                         [&] { executedAfter.writeJSON(json); });
+    json.attribute("executed_unknown_trip_counts", executedUnknown);
   });
   *os << "\n";
 }

@@ -9,6 +9,14 @@
 // (replicated row-aligned operands are sliced, broadcast ones read whole).
 // Sites that fail get a reason the pass turns into a remark.
 //
+// A local value that reaches a loop or call boundary (an scf.for iter_arg, an
+// argument or result of a private function) may cross it on local rows
+// (CarriedBoundary): the boundary's other side becomes local too, so the
+// residual stream stays on 1/TP of the rows from layer to layer as in a flat
+// model. The budget counts each op once (per iteration, per call); a carried
+// boundary whose gathers would make a site add communication goes back to
+// full rows before any site is dropped.
+//
 //===----------------------------------------------------------------------===//
 
 #include "sp/Dialect/SP/Transforms/SequenceParallelism.h"
@@ -20,10 +28,16 @@
 #include "sp/Dialect/SP/IR/SPOps.h"
 #include "sp/Dialect/SP/Transforms/TokenGuard.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/DenseMap.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "llvm/ADT/SetVector.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
@@ -40,6 +54,21 @@ struct SiteRegion {
   llvm::DenseMap<Operation *, Operation *> opOwner;
   /// Why a site's users could not run locally (the first reason found).
   llvm::DenseMap<Operation *, std::string> blocked;
+  /// Boundaries carried on local rows, keyed like the plan's, and the site
+  /// whose value reached each first.
+  llvm::MapVector<std::pair<Operation *, unsigned>,
+                  std::pair<CarriedBoundary, Operation *>>
+      carried;
+};
+
+/// A use that crosses a boundary that may be carried on local rows.
+struct BoundaryUse {
+  Operation *op = nullptr;
+  CarriedBoundary::Kind kind = CarriedBoundary::Kind::iterArg;
+  unsigned index = 0;
+  std::pair<Operation *, unsigned> key() const {
+    return {op, 3 * index + static_cast<unsigned>(kind)};
+  }
 };
 
 class Planner {
@@ -48,7 +77,8 @@ public:
           const SequenceParallelismPlanOptions &options)
       : replication(replication), minTokens(options.minTokens),
         device(options.device), costModel(options.costModel),
-        assumedTokens(options.assumedTokens), scope(options.scope) {}
+        assumedTokens(options.assumedTokens), scope(options.scope),
+        carry(options.carry) {}
 
   SequenceParallelismPlan plan(ModuleOp module);
 
@@ -61,6 +91,17 @@ private:
   void prune(SiteRegion &region);
   bool hasNonLocalUser(const SiteRegion &region, Value value,
                        Operation *except = nullptr);
+  /// Whether `use` stays on local rows: a local op's operand, or an input
+  /// of a boundary carried on local rows over the value's group.
+  bool isLocalUse(const SiteRegion &region, OpOperand &use);
+  /// Carries the boundary `use` crosses on local rows if it may be; pushes
+  /// the values that become local to `worklist`.
+  bool tryCarry(SiteRegion &region, OpOperand &use, Operation *site,
+                SmallVectorImpl<Value> &worklist);
+  std::optional<BoundaryUse> boundaryOf(OpOperand &use);
+  /// The func.call ops of a private function whose every symbol use is one
+  /// of them (std::nullopt for other functions).
+  const std::optional<SmallVector<func::CallOp>> &callsOf(func::FuncOp func);
   /// The cost model's prediction for `site` in `region`, or a reason why
   /// there is none (the profile has no data for the group size).
   std::optional<SitePrediction> predict(const SiteRegion &region,
@@ -76,6 +117,11 @@ private:
   const DeviceProfile *costModel;
   std::optional<int64_t> assumedTokens;
   Operation *scope;
+  bool carry;
+  ModuleOp module;
+  /// Boundaries sent back to full rows, with why.
+  llvm::MapVector<std::pair<Operation *, unsigned>, FullRowsBoundary> forbidden;
+  llvm::DenseMap<Operation *, std::optional<SmallVector<func::CallOp>>> calls;
 };
 } // namespace
 
@@ -205,9 +251,188 @@ std::string Planner::checkLegality(AllReduceOp site) {
 /// then it must be gathered.
 bool Planner::hasNonLocalUser(const SiteRegion &region, Value value,
                               Operation *except) {
-  return llvm::any_of(value.getUsers(), [&](Operation *user) {
-    return user != except && !region.localOps.contains(user);
+  return llvm::any_of(value.getUses(), [&](OpOperand &use) {
+    return use.getOwner() != except && !isLocalUse(region, use);
   });
+}
+
+const std::optional<SmallVector<func::CallOp>> &
+Planner::callsOf(func::FuncOp func) {
+  auto it = calls.find(func);
+  if (it != calls.end())
+    return it->second;
+  std::optional<SmallVector<func::CallOp>> &result = calls[func];
+  if (!func.isPrivate() || func.isExternal())
+    return result;
+  std::optional<SymbolTable::UseRange> uses =
+      SymbolTable::getSymbolUses(func, module);
+  if (!uses)
+    return result;
+  SmallVector<func::CallOp> found;
+  for (const SymbolTable::SymbolUse &use : *uses) {
+    auto call = dyn_cast<func::CallOp>(use.getUser());
+    if (!call)
+      return result;
+    found.push_back(call);
+  }
+  result = std::move(found);
+  return result;
+}
+
+std::optional<BoundaryUse> Planner::boundaryOf(OpOperand &use) {
+  Operation *owner = use.getOwner();
+  unsigned number = use.getOperandNumber();
+  if (auto yield = dyn_cast<scf::YieldOp>(owner)) {
+    if (auto loop = dyn_cast<scf::ForOp>(yield->getParentOp()))
+      return BoundaryUse{loop, CarriedBoundary::Kind::iterArg, number};
+    return std::nullopt;
+  }
+  if (auto loop = dyn_cast<scf::ForOp>(owner)) {
+    unsigned control = loop.getNumControlOperands();
+    if (number < control)
+      return std::nullopt;
+    return BoundaryUse{loop, CarriedBoundary::Kind::iterArg, number - control};
+  }
+  // Calls: a what-if plan of one function stays inside it.
+  if (scope)
+    return std::nullopt;
+  if (auto call = dyn_cast<func::CallOp>(owner)) {
+    auto callee =
+        SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(call, call.getCalleeAttr());
+    if (!callee || !callsOf(callee))
+      return std::nullopt;
+    return BoundaryUse{callee, CarriedBoundary::Kind::argument, number};
+  }
+  if (isa<func::ReturnOp>(owner)) {
+    auto func = dyn_cast<func::FuncOp>(owner->getParentOp());
+    if (!func || !callsOf(func))
+      return std::nullopt;
+    return BoundaryUse{func, CarriedBoundary::Kind::result, number};
+  }
+  return std::nullopt;
+}
+
+/// The values that enter a boundary and those that leave it.
+static void boundaryValues(const BoundaryUse &b,
+                           ArrayRef<func::CallOp> calls,
+                           SmallVectorImpl<Value> &inputs,
+                           SmallVectorImpl<Value> &outputs) {
+  switch (b.kind) {
+  case CarriedBoundary::Kind::iterArg: {
+    auto loop = cast<scf::ForOp>(b.op);
+    inputs.push_back(loop.getInitArgs()[b.index]);
+    inputs.push_back(loop.getBody()->getTerminator()->getOperand(b.index));
+    outputs.push_back(loop.getRegionIterArgs()[b.index]);
+    outputs.push_back(loop.getResult(b.index));
+    return;
+  }
+  case CarriedBoundary::Kind::argument:
+    for (func::CallOp call : calls)
+      inputs.push_back(call.getOperand(b.index));
+    outputs.push_back(cast<func::FuncOp>(b.op).getArgument(b.index));
+    return;
+  case CarriedBoundary::Kind::result:
+    for (Block &block : cast<func::FuncOp>(b.op).getBody())
+      if (auto ret = dyn_cast<func::ReturnOp>(block.getTerminator()))
+        inputs.push_back(ret.getOperand(b.index));
+    for (func::CallOp call : calls)
+      outputs.push_back(call.getResult(b.index));
+    return;
+  }
+}
+
+static std::string describeBoundary(const BoundaryUse &b) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  switch (b.kind) {
+  case CarriedBoundary::Kind::iterArg:
+    os << "iter_arg #" << b.index << " of 'scf.for' at " << b.op->getLoc();
+    break;
+  case CarriedBoundary::Kind::argument:
+    os << "argument #" << b.index << " of @"
+       << cast<func::FuncOp>(b.op).getSymName();
+    break;
+  case CarriedBoundary::Kind::result:
+    os << "result #" << b.index << " of @"
+       << cast<func::FuncOp>(b.op).getSymName();
+    break;
+  }
+  return text;
+}
+
+bool Planner::isLocalUse(const SiteRegion &region, OpOperand &use) {
+  if (region.localOps.contains(use.getOwner()))
+    return true;
+  if (region.carried.empty())
+    return false;
+  std::optional<BoundaryUse> b = boundaryOf(use);
+  if (!b)
+    return false;
+  auto it = region.carried.find(b->key());
+  Operation *owner = region.owner.lookup(use.get());
+  return it != region.carried.end() && owner &&
+         cast<AllReduceOp>(owner).getGroupAttr() == it->second.first.group;
+}
+
+bool Planner::tryCarry(SiteRegion &region, OpOperand &use, Operation *site,
+                       SmallVectorImpl<Value> &worklist) {
+  if (!carry)
+    return false;
+  std::optional<BoundaryUse> b = boundaryOf(use);
+  if (!b)
+    return false;
+  FlatSymbolRefAttr group = cast<AllReduceOp>(site).getGroupAttr();
+  auto key = b->key();
+  if (auto it = region.carried.find(key); it != region.carried.end())
+    return it->second.first.group == group;
+  if (forbidden.count(key))
+    return false;
+  ArrayRef<func::CallOp> callList;
+  if (b->kind != CarriedBoundary::Kind::iterArg)
+    callList = *callsOf(cast<func::FuncOp>(b->op));
+  SmallVector<Value> inputs, outputs;
+  boundaryValues(*b, callList, inputs, outputs);
+  // A boundary whose values are not all on full rows of this group's tokens
+  // (a while loop's, a call's that nothing calls) stays as it is.
+  if (outputs.empty() || inputs.empty())
+    return false;
+  auto type = dyn_cast<RankedTensorType>(outputs.front().getType());
+  int64_t size = *getGroupSize(site);
+  if (!type || type.getRank() < 1 || type.isDynamicDim(0) ||
+      type.getDimSize(0) % size != 0)
+    return false;
+  // all_gather(all_slice(x)) == x only for a value that is the same on
+  // every rank of the group: what crosses the boundary must be.
+  GroupOp siteGroup = lookupGroup(site, group);
+  for (Value output : outputs)
+    if (output.getType() != type ||
+        !replication.isReplicatedWithin(output, siteGroup))
+      return false;
+  for (Value input : inputs) {
+    Operation *owner = region.owner.lookup(input);
+    if (owner ? cast<AllReduceOp>(owner).getGroupAttr() != group
+              : !replication.isReplicatedWithin(input, siteGroup))
+      return false;
+  }
+  CarriedBoundary boundary;
+  boundary.op = b->op;
+  boundary.kind = b->kind;
+  boundary.index = b->index;
+  boundary.group = group;
+  boundary.groupSize = size;
+  boundary.fullType = type;
+  SmallVector<int64_t> shape(type.getShape());
+  shape[0] /= size;
+  boundary.localType = type.clone(shape);
+  boundary.what = describeBoundary(*b);
+  region.carried[key] = {boundary, site};
+  for (Value output : outputs) {
+    if (region.owner.count(output))
+      continue;
+    region.owner[output] = site;
+    worklist.push_back(output);
+  }
+  return true;
 }
 
 bool Planner::tryLocalize(SiteRegion &region, Operation *op, unsigned rowOperand,
@@ -265,6 +490,8 @@ SiteRegion Planner::grow(ArrayRef<AllReduceOp> sites) {
     Operation *site = region.owner.lookup(value);
     for (OpOperand &use : value.getUses()) {
       Operation *op = use.getOwner();
+      if (tryCarry(region, use, site, worklist))
+        continue;
       if (region.localOps.contains(op) ||
           !tryLocalize(region, op, use.getOperandNumber(), site))
         continue;
@@ -291,8 +518,10 @@ void Planner::prune(SiteRegion &region) {
     SmallVector<Operation *> ops(region.localOps.begin(),
                                  region.localOps.end());
     for (Operation *op : llvm::reverse(ops)) {
-      bool frontier = llvm::none_of(op->getUsers(), [&](Operation *user) {
-        return region.localOps.contains(user);
+      bool frontier = llvm::none_of(op->getResults(), [&](Value result) {
+        return llvm::any_of(result.getUses(), [&](OpOperand &use) {
+          return isLocalUse(region, use);
+        });
       });
       // An op that reads a site's value directly is what the site is for:
       // whether it pays is the byte budget's decision (see plan()).
@@ -478,6 +707,7 @@ static std::string describePrediction(const SitePrediction &p,
 }
 
 SequenceParallelismPlan Planner::plan(ModuleOp module) {
+  this->module = module;
   // A what-if evaluation plans one function only.
   Operation *root = scope ? scope : module.getOperation();
   // Why each all_reduce that does not become a site is left alone.
@@ -500,10 +730,19 @@ SequenceParallelismPlan Planner::plan(ModuleOp module) {
     // A site none of whose users runs locally gains nothing: splitting it
     // would only trade one collective for two.
     // (A site is productive when a local op reads one of its values.)
+    // (Or when one of its values crosses a boundary carried on local rows:
+    // the next iteration or the callee reads it on local rows.)
     llvm::SmallDenseSet<Operation *> productive;
     for (Operation *op : region.localOps)
       for (Value operand : op->getOperands())
         if (Operation *site = region.owner.lookup(operand))
+          productive.insert(site);
+    if (!region.carried.empty())
+      for (auto &[value, site] : region.owner)
+        if (!productive.contains(site) &&
+            llvm::any_of(value.getUses(), [&](OpOperand &use) {
+              return isLocalUse(region, use);
+            }))
           productive.insert(site);
     auto idle = llvm::partition(chosen, [&](AllReduceOp site) {
       return productive.contains(site);
@@ -535,15 +774,20 @@ SequenceParallelismPlan Planner::plan(ModuleOp module) {
         continue;
       Operation *site = region.owner.lookup(value);
       gathered[site] = saturatingAdd(gathered[site], bytes(value));
-      for (Operation *user : value.getUsers()) {
-        if (region.localOps.contains(user))
+      for (OpOperand &use : value.getUses()) {
+        if (isLocalUse(region, use))
           continue;
+        Operation *user = use.getOwner();
         auto fused = dyn_cast_or_null<FusedAddRMSNormOp>(value.getDefiningOp());
         std::string what =
             value == site->getResult(0) ? "its result"
             : fused && value == fused.getResidualOut()
                 ? "the residual result"
-                : "the result of " + describe(value.getDefiningOp());
+                : describeValue(value);
+        if (auto arg = dyn_cast<BlockArgument>(value))
+          for (auto &entry : region.carried)
+            if (arg.getOwner()->getParentOp() == entry.first.first)
+              what = "the local rows of " + entry.second.first.what;
         fullUses[site].push_back(what + " feeds " + describe(user));
       }
     }
@@ -602,6 +846,27 @@ SequenceParallelismPlan Planner::plan(ModuleOp module) {
        << " bytes per rank of communication (";
     llvm::interleave(uses, os, "; ");
     os << ")";
+    // Boundaries carried on local rows go back to full rows before a site
+    // is dropped: first those the worst site carries, else all of them.
+    SmallVector<std::pair<Operation *, unsigned>> undo;
+    for (auto &entry : region.carried)
+      if (entry.second.second == worst.getOperation())
+        undo.push_back(entry.first);
+    if (undo.empty())
+      for (auto &entry : region.carried)
+        undo.push_back(entry.first);
+    if (!undo.empty()) {
+      for (auto key : undo) {
+        const CarriedBoundary &boundary = region.carried.lookup(key).first;
+        forbidden[key] = {boundary.op, boundary.what,
+                          "carrying it on local rows, the site at " +
+                              llvm::formatv("{0}", worst.getLoc()).str() +
+                              " would add " + std::to_string(worstExcess) +
+                              " bytes per rank (" +
+                              llvm::join(uses, "; ") + ")"};
+      }
+      continue;
+    }
     reasons[worst] = std::move(reason);
     llvm::erase(chosen, worst);
   }
@@ -619,6 +884,43 @@ SequenceParallelismPlan Planner::plan(ModuleOp module) {
     }
   });
   result.localOps.insert(region.localOps.begin(), region.localOps.end());
+  // Only the boundaries a chosen site's value reaches: the others' sites
+  // were dropped.
+  for (auto &entry : region.carried) {
+    CarriedBoundary boundary = entry.second.first;
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    if (auto loop = dyn_cast<scf::ForOp>(boundary.op)) {
+      std::optional<int64_t> lb = getConstantIntValue(loop.getLowerBound());
+      std::optional<int64_t> ub = getConstantIntValue(loop.getUpperBound());
+      std::optional<int64_t> step = getConstantIntValue(loop.getStep());
+      if (lb && ub && step && *step > 0)
+        boundary.crossings = *ub > *lb ? (*ub - *lb + *step - 1) / *step : 0;
+      os << "the init is sliced on entry and the value yielded is sliced "
+            "before the yield; the iter_arg is gathered in the body and the "
+            "loop result after the loop where they are used on full rows; ";
+      if (lb && ub && step && *step > 0)
+        os << boundary.crossings << " iterations";
+      else
+        os << "a trip count known at run time";
+    } else {
+      int64_t callers = callsOf(cast<func::FuncOp>(boundary.op))->size();
+      boundary.crossings = callers;
+      if (boundary.kind == CarriedBoundary::Kind::argument)
+        os << "each of the " << callers
+           << " calls slices what it passes; the argument is gathered in the "
+              "callee where it is used on full rows (the function is changed "
+              "in place: every caller is in the module)";
+      else
+        os << "each return slices it; each of the " << callers
+           << " calls gathers it where it is used on full rows (the function "
+              "is changed in place: every caller is in the module)";
+    }
+    boundary.how = std::move(text);
+    result.carried[entry.first] = std::move(boundary);
+  }
+  for (auto &entry : forbidden)
+    result.fullRows.push_back(entry.second);
   // Remarks in IR order.
   root->walk([&](AllReduceOp site) {
     auto it = reasons.find(site);

@@ -49,6 +49,17 @@ def SPSequenceParallelism : Pass<"sp-sequence-parallelism", "::mlir::ModuleOp"> 
       the rewrite leaves behind must not exceed the all-gather half of the
       all-reduce it replaces (ring model, see docs/Passes.md).
 
+    Through control flow (docs/ControlFlow.md): a rewritten value that
+    reaches an `scf.for` iter_arg, or an argument or result of a private
+    function whose every use is a `func.call`, may cross that boundary on
+    local rows (`carry`, on by default): the iter_arg, argument or result
+    changes to N/TP rows in one step, what enters is sliced (`all_slice`)
+    and what leaves is gathered where it is used on full rows, then the
+    patterns above sink or fold those. Legal when the value crossing is the
+    same on every rank (the replication analysis). Each op counts once in
+    the budget (per iteration, per call); a boundary whose gathers would add
+    communication stays on full rows, with a remark.
+
     A dynamic token dimension (serving) is handled per function
     (`dynamic=guard`, the default): each token range (`ranges=`, or the
     range from the thresholds or the cost model's break-even up) is planned
@@ -90,6 +101,12 @@ def SPSequenceParallelism : Pass<"sp-sequence-parallelism", "::mlir::ModuleOp"> 
            "like vLLM's compile ranges: 'LO-HI,...' ascending, 'LO-' without "
            "an upper bound (default: from the thresholds, or the cost "
            "model's break-even)">,
+    Option<"carry", "carry", "bool", /*default=*/"true",
+           "Carry local rows across loop and call boundaries: an scf.for "
+           "iter_arg, or an argument or result of a private function, that a "
+           "rewritten value reaches changes to N/TP rows (sliced where it "
+           "enters, gathered where it is used on full rows; "
+           "docs/ControlFlow.md)">,
     Option<"assumeReplicated", "assume-replicated", "bool", /*default=*/"false",
            "Trust that every function argument is the same on every rank "
            "(what vLLM assumes)">,

@@ -25,6 +25,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace mlir::sp {
 
@@ -49,6 +50,45 @@ struct SitePrediction {
   bool pays() const { return after() < before(); }
 };
 
+/// A value that crosses a loop or call boundary on local rows (N/TP rows of
+/// the token dim) instead of full rows: an scf.for iter_arg, or an argument
+/// or result of a private function whose every use is a func.call in the
+/// module. The rewrite changes the boundary's type in place in one step:
+/// what enters (an scf.for init and what the body yields; what each caller
+/// passes; what each return returns) is sliced with sp.all_slice, and what
+/// comes out (the iter_arg and the loop result; the entry argument; each
+/// call's result) is gathered with sp.all_gather for its users, which the
+/// other patterns then sink or fold away. Legal when the boundary value is
+/// the same on every rank of the group (the replication analysis): then
+/// all_gather(all_slice(x)) == x at every crossing.
+struct CarriedBoundary {
+  enum class Kind { iterArg, argument, result };
+  /// The scf.for or func.func.
+  Operation *op = nullptr;
+  Kind kind = Kind::iterArg;
+  unsigned index = 0;
+  FlatSymbolRefAttr group;
+  int64_t groupSize = 0;
+  /// The full and the local type.
+  Type fullType, localType;
+  /// Whether the rewrite has changed it yet.
+  bool done = false;
+  /// Plain words for remarks and the report ("iter_arg #1 of 'scf.for' at
+  /// loc", "argument #0 of @decoder_layer").
+  std::string what;
+  /// Which inputs the rewrite slices and where it gathers (the report).
+  std::string how;
+  /// Static and executed (per constant trip count / per call) crossings.
+  int64_t crossings = 0;
+};
+
+/// A boundary the planner tried to carry on local rows and then kept on full
+/// rows, with why (the report and a remark).
+struct FullRowsBoundary {
+  Operation *op = nullptr;
+  std::string what, why;
+};
+
 /// What the planner decided.
 struct SequenceParallelismPlan {
   /// all_reduce ops to split into reduce_scatter + all_gather.
@@ -61,6 +101,11 @@ struct SequenceParallelismPlan {
   /// or left alone because the rewrite does not pay), in IR order.
   /// Keyed by the site, which the rewrite may erase: read `loc`, not the key.
   llvm::MapVector<Operation *, SitePrediction> predictions;
+  /// Loop and call boundaries carried on local rows, in the order the
+  /// planner reached them; keyed by (op, 3 * index + kind).
+  llvm::MapVector<std::pair<Operation *, unsigned>, CarriedBoundary> carried;
+  /// Boundaries kept on full rows although a local value reaches them.
+  std::vector<FullRowsBoundary> fullRows;
 };
 
 struct SequenceParallelismPlanOptions {
@@ -76,6 +121,9 @@ struct SequenceParallelismPlanOptions {
   /// come from an argument of the function as this many tokens.
   std::optional<int64_t> assumedTokens;
   Operation *scope = nullptr;
+  /// Carry values on local rows across scf.for iter_args and the arguments
+  /// and results of private functions (CarriedBoundary).
+  bool carry = true;
 };
 
 /// Plans the rewrite of `module`: a site is split when it is legal (group >
@@ -102,6 +150,10 @@ void sinkGatherThroughRowWiseOp(RewriterBase &rewriter, Operation *op);
 /// all_slice(tensor.empty) and all_slice(linalg.fill) -> smaller ones (the
 /// inits of sunk linalg ops); populateSequenceParallelismPatterns adds them.
 void populateSliceShrinkingPatterns(RewritePatternSet &patterns);
+
+/// The step that moves one planned boundary to local rows (CarriedBoundary),
+/// shared by the pattern and tests.
+void carryOnLocalRows(RewriterBase &rewriter, CarriedBoundary &boundary);
 
 struct PlannedRewriteOptions {
   /// Stop after this many pattern applications (-1: no limit).
