@@ -164,6 +164,7 @@ struct TestSequenceParallelismCppPass
                  SinkGatherThroughQuantCpp, SinkGatherThroughAnyRowWiseOpCpp>(
         &getContext(), plan);
     populateSliceShrinkingPatterns(patterns);
+    populateCarryPatterns(patterns, plan);
     if (failed(applyPlannedRewrites(module, plan,
                                     FrozenRewritePatternSet(std::move(patterns)),
                                     PlannedRewriteOptions())))

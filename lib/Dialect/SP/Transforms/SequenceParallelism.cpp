@@ -291,12 +291,17 @@ struct CarryOnLocalRows : OpRewritePattern<OpTy> {
 };
 } // namespace
 
+void mlir::sp::populateCarryPatterns(RewritePatternSet &patterns,
+                                     SequenceParallelismPlan &plan) {
+  patterns.add<CarryOnLocalRows<scf::ForOp>, CarryOnLocalRows<func::FuncOp>>(
+      patterns.getContext(), plan);
+}
+
 void mlir::sp::populateSequenceParallelismPatterns(
     RewritePatternSet &patterns, SequenceParallelismPlan &plan) {
   populateGeneratedPDLLPatterns(patterns);
   populateSliceShrinkingPatterns(patterns);
-  patterns.add<CarryOnLocalRows<scf::ForOp>, CarryOnLocalRows<func::FuncOp>>(
-      patterns.getContext(), plan);
+  populateCarryPatterns(patterns, plan);
   PDLPatternModule &pdl = patterns.getPDLPatterns();
   pdl.registerConstraintFunction(
       "IsPlannedSite", [&plan](PatternRewriter &, Operation *op) {

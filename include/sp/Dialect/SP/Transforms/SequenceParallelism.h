@@ -155,6 +155,13 @@ void populateSliceShrinkingPatterns(RewritePatternSet &patterns);
 /// shared by the pattern and tests.
 void carryOnLocalRows(RewriterBase &rewriter, CarriedBoundary &boundary);
 
+/// The pattern that applies that step to each of `plan`'s carried
+/// boundaries (scf.for and func.func roots; one boundary per application).
+/// populateSequenceParallelismPatterns adds it; a client with its own
+/// patterns for the sites adds it too.
+void populateCarryPatterns(RewritePatternSet &patterns,
+                           SequenceParallelismPlan &plan);
+
 struct PlannedRewriteOptions {
   /// Stop after this many pattern applications (-1: no limit).
   int64_t maxRewrites = -1;
