@@ -122,6 +122,7 @@ private:
   /// Boundaries sent back to full rows, with why.
   llvm::MapVector<std::pair<Operation *, unsigned>, FullRowsBoundary> forbidden;
   llvm::DenseMap<Operation *, std::optional<SmallVector<func::CallOp>>> calls;
+  SymbolTableCollection symbols;
 };
 } // namespace
 
@@ -297,8 +298,8 @@ std::optional<BoundaryUse> Planner::boundaryOf(OpOperand &use) {
   if (scope)
     return std::nullopt;
   if (auto call = dyn_cast<func::CallOp>(owner)) {
-    auto callee =
-        SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(call, call.getCalleeAttr());
+    auto callee = symbols.lookupNearestSymbolFrom<func::FuncOp>(
+        call, call.getCalleeAttr());
     if (!callee || !callsOf(callee))
       return std::nullopt;
     return BoundaryUse{callee, CarriedBoundary::Kind::argument, number};
