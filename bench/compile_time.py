@@ -10,12 +10,20 @@ test-sp-sequence-parallelism-cpp, same planner and driver), giving the cost
 of PDL per rewritten op. Goal: pass <= 0.5x parse+print, linear in the
 model size.
 
+Control-flow forms (#15): the same models as a scan (one scf.for over
+stacked weights) and as calls (one private function per layer), rewritten
+with the boundaries carried on local rows, against the flat form: the
+pass's wall time, the module's op count and the executed collectives (the
+report's executed_after). Written to docs/bench/compile_time_forms.md.
+
     build/venv/bin/python bench/compile_time.py [--repeat 5] [--max-layers 1024]
+    build/venv/bin/python bench/compile_time.py --forms-only [--repeat 3] [--max-layers 256]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import statistics
 import tempfile
@@ -40,12 +48,75 @@ def measure(sp_opt: str, path: Path, patterns: str) -> dict[str, float]:
             "print": times["Output"]}
 
 
+def measure_forms(sp_opt: str, repeat: int, max_layers: int) -> None:
+    """Flat, scan and call forms of the same model: pass time, module size,
+    collectives that run."""
+    depths = [d for d in (8, 64, 256, 1024) if d <= max_layers]
+    rows, results = [], {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for layers in depths:
+            for form in ("flat", "scan", "calls"):
+                path = Path(tmp) / f"{form}{layers}.mlir"
+                path.write_text(modelgen.generate(modelgen.ModelConfig(
+                    layers=layers, tokens=2048, hidden=8192, intermediate=28672,
+                    tp=8, fp8=True, form=form)))
+                ops = path.read_text().count(" = ")
+                samples = [measure(sp_opt, path, "pdll") for _ in range(repeat)]
+                pass_ms = statistics.median(s["pass"] for s in samples) * 1e3
+                base_ms = statistics.median(s["parse"] + s["print"] for s in samples) * 1e3
+                report = Path(tmp) / "report.json"
+                run([sp_opt, str(path), f"--sp-sequence-parallelism=report={report}",
+                     "-o", "/dev/null"])
+                data = json.loads(report.read_text())
+                executed, static = data["executed_after"], data["after"]
+                results.setdefault(form, []).append((layers, pass_ms))
+                rows.append([form, layers, ops, f"{base_ms:.1f}", f"{pass_ms:.1f}",
+                             f"{pass_ms / base_ms:.2f}x", len(data["carried"]),
+                             f"{static['reduce_scatter']} / {static['all_gather']}",
+                             f"{executed['all_reduce']} / {executed['reduce_scatter']} / "
+                             f"{executed['all_gather']}", executed["bytes_per_rank"]])
+                print(rows[-1], flush=True)
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for form, marker in (("flat", "o-"), ("scan", "s-"), ("calls", "^-")):
+        ax.loglog([r[0] for r in results[form]], [r[1] for r in results[form]],
+                  marker, label=form)
+    ax.set_xlabel("layers")
+    ax.set_ylabel("pass wall time (ms, median)")
+    ax.set_title("sp-sequence-parallelism by model form")
+    ax.legend()
+    fig.tight_layout()
+    from common import OUT
+    fig.savefig(OUT / "compile_time_forms.png", dpi=110)
+    write_table(
+        "compile_time_forms",
+        "Compile time by model form (flat, scan, calls)",
+        "The same generated models (FP8, 2048 tokens, hidden 8192, TP 8) as "
+        "one flat function, as one scf.for over stacked weights (scan) and as "
+        "one private function called per layer (calls); median of "
+        f"{repeat} runs of `sp-opt --sp-sequence-parallelism --mlir-timing`. "
+        "Ratio = pass time / (parse + print time) of the same run. In the "
+        "module: reduce_scatter / all_gather ops after the rewrite. Executed: "
+        "all_reduce / reduce_scatter / all_gather that run, from the report's "
+        "executed_after (each op times its loop's trip count and its "
+        "function's calls); bytes per rank likewise.",
+        ["form", "layers", "ops", "parse+print ms", "pass ms", "ratio",
+         "boundaries carried", "in the module: RS / AG",
+         "executed: AR / RS / AG", "executed bytes per rank"],
+        rows, "build/venv/bin/python bench/compile_time.py --forms-only")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--max-layers", type=int, default=1024)
+    parser.add_argument("--forms-only", action="store_true",
+                        help="only the flat/scan/calls comparison")
     args = parser.parse_args()
     sp_opt = tools.find_tool("sp-opt")
+    if args.forms_only:
+        measure_forms(sp_opt, args.repeat, args.max_layers)
+        return
     depths = [d for d in (8, 16, 32, 64, 128, 256, 512, 1024) if d <= args.max_layers]
     rows, results = [], []
     with tempfile.TemporaryDirectory() as tmp:
@@ -100,6 +171,7 @@ def main() -> None:
         ["layers", "ops", "parse+print ms", "pass ms (PDLL)", "ratio (PDLL)",
          "pass ms (C++)", "ratio (C++)", "µs/site (PDLL)", "µs/site (C++)"],
         rows, "build/venv/bin/python bench/compile_time.py")
+    measure_forms(sp_opt, args.repeat, args.max_layers)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ $PY bench/collective_crossover.py
 {
   cat bench/README.md
   echo
-  for name in compile_time cpu_exec gpu_model collective_matmul collective_crossover; do
+  for name in compile_time compile_time_forms cpu_exec gpu_model collective_matmul collective_crossover; do
     # Tables live in docs/bench/; make their image links relative to docs/.
     sed "s|(\(${name}\.png\))|(bench/\1)|" "docs/bench/${name}.md"
     echo
