@@ -13,7 +13,7 @@ and the time of one op is the difference over R:
    matmul (OpenBLAS, one thread) on the same shape: numpy has no bf16 or FP8
    GEMM, and OpenBLAS uses FMA while sp's code must not (two roundings per
    step, as the IR says), so even f32 compares against a faster operation.
-   The scalar path (`--cpu-codegen=scalar`, the code before this work) is
+   The scalar path (`--cpu-codegen=scalar`, the reference loops) is
    timed on the smallest shape only.
 2. Norms and quant: rms_norm, fused add + rms_norm, and quant to FP8 on
    1024 x 4096 bf16 rows. GB/s counts each tensor read or written once
@@ -231,7 +231,7 @@ def main() -> None:
         layer_rows = [
             ["vector (`--cpu-codegen=vector`)", 1024, f"{seconds(vec, 'before'):.1f}",
              f"{seconds(vec, 'after'):.1f}", f"{vec['wall_s']:.0f}"],
-            ["scalar (default)", scalar_tokens, f"{seconds(sca, 'before'):.1f}",
+            ["scalar (`--cpu-codegen=scalar`)", scalar_tokens, f"{seconds(sca, 'before'):.1f}",
              f"{seconds(sca, 'after'):.1f}", f"{sca['wall_s']:.0f}"],
         ]
         results["layer"] = {"vector_before_s": seconds(vec, "before"),

@@ -38,12 +38,14 @@ struct LowerToCPUPipelineOptions
   PassOptions::Option<CPUCodegen> codegen{
       *this, "codegen",
       llvm::cl::desc("How linalg ops become machine code"),
-      llvm::cl::init(CPUCodegen::Scalar),
+      llvm::cl::init(CPUCodegen::Vector),
       llvm::cl::values(
           clEnumValN(CPUCodegen::Vector, "vector",
-                     "tiled and vectorized across independent outputs"),
+                     "tiled and vectorized across independent outputs "
+                     "(default)"),
           clEnumValN(CPUCodegen::Scalar, "scalar",
-                     "convert-linalg-to-loops (the reference for tests)"))};
+                     "convert-linalg-to-loops, the reference the vector code "
+                     "is tested against"))};
   PassOptions::Option<unsigned> vectorBits{
       *this, "vector-bits",
       llvm::cl::desc("Vector register width in bits (0: the host's)"),

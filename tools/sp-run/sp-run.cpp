@@ -66,15 +66,15 @@ enum class CPUCodegenFlag { vector, vector256, vector128, scalar };
 static cl::opt<CPUCodegenFlag> cpuCodegen(
     "cpu-codegen", cl::desc("sp-lower-to-cpu's codegen option"),
     cl::values(clEnumValN(CPUCodegenFlag::vector, "vector",
-                          "tiled vector code at the host's width"),
+                          "tiled vector code at the host's width (default)"),
                clEnumValN(CPUCodegenFlag::vector256, "vector-256",
                           "tiled vector code, 256-bit vectors"),
                clEnumValN(CPUCodegenFlag::vector128, "vector-128",
                           "tiled vector code, 128-bit vectors"),
                clEnumValN(CPUCodegenFlag::scalar, "scalar",
-                          "scalar loops (default), the reference the vector "
-                          "code matches bit for bit")),
-    cl::init(CPUCodegenFlag::scalar), cl::cat(category));
+                          "scalar loops, the reference the vector code "
+                          "matches bit for bit")),
+    cl::init(CPUCodegenFlag::vector), cl::cat(category));
 static cl::opt<std::string> cudaRuntime(
     "cuda-runtime",
     cl::desc("The runtime library --backend=cuda calls (default: "
