@@ -49,6 +49,52 @@ func.func @scan(%x: tensor<8x16xbf16>, %stack: tensor<3x16xbf16> {sp.replicated}
 
 sp.group @tp size(2)
 
+// A public layer function that the module calls twice: a private copy
+// takes the module's calls and crosses them on local rows; the public
+// original stays for callers outside the module (its arguments are not
+// known to be replicated there, so its site is left alone).
+// CHECK-LABEL: func.func @calls_public_copy
+// CHECK: %[[L0:.*]]:2 = call @public_layer_local_rows(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) : (tensor<4x16xbf16>, tensor<4x16xbf16>, tensor<16xbf16>, tensor<16x16xbf16>) -> (tensor<4x16xbf16>, tensor<4x16xbf16>)
+// CHECK: call @public_layer_local_rows(%[[L0]]#0, %[[L0]]#1
+// CHECK-LABEL: func.func @public_layer(
+// CHECK-SAME: tensor<8x16xbf16>
+// CHECK: sp.all_reduce
+// CHECK-LABEL: func.func private @public_layer_local_rows(
+// CHECK-SAME: tensor<4x16xbf16>, %{{.*}}: tensor<4x16xbf16>
+// CHECK-NOT: sp.all_reduce
+// CHECK: sp.reduce_scatter
+// CHECK-NOT: sp.all_reduce
+// CHECK: return
+func.func @calls_public_copy(%x: tensor<8x16xbf16>, %w0: tensor<16xbf16> {sp.replicated},
+    %wl0: tensor<16x16xbf16>, %w1: tensor<16xbf16> {sp.replicated},
+    %wl1: tensor<16x16xbf16>, %wf: tensor<16xbf16> {sp.replicated}) -> tensor<8x16xbf16> {
+  %zero = arith.constant dense<0.0> : tensor<8x16xbf16>
+  %h0 = sp.all_reduce %x over @tp : tensor<8x16xbf16>
+  %h1, %r1 = func.call @public_layer(%h0, %zero, %w0, %wl0) : (tensor<8x16xbf16>, tensor<8x16xbf16>, tensor<16xbf16>, tensor<16x16xbf16>) -> (tensor<8x16xbf16>, tensor<8x16xbf16>)
+  %h2, %r2 = func.call @public_layer(%h1, %r1, %w1, %wl1) : (tensor<8x16xbf16>, tensor<8x16xbf16>, tensor<16xbf16>, tensor<16x16xbf16>) -> (tensor<8x16xbf16>, tensor<8x16xbf16>)
+  %f, %fr = sp.fused_add_rms_norm %h2, %r2, %wf epsilon = 1.0e-6 : tensor<8x16xbf16>, tensor<16xbf16>
+  return %f : tensor<8x16xbf16>
+}
+// expected-remark @below {{@public_layer_local_rows is a private copy of @public_layer for its 2 calls in the module, which it changes to local rows; @public_layer stays as it was for callers outside the module}}
+// expected-remark @below {{argument #0 of @public_layer_local_rows carried on local rows}}
+// expected-remark @below {{argument #1 of @public_layer_local_rows carried on local rows}}
+// expected-remark @below {{result #0 of @public_layer_local_rows carried on local rows}}
+// expected-remark @below {{result #1 of @public_layer_local_rows carried on local rows}}
+func.func @public_layer(%h: tensor<8x16xbf16>, %res: tensor<8x16xbf16>,
+    %w: tensor<16xbf16> {sp.replicated}, %wl: tensor<16x16xbf16>) -> (tensor<8x16xbf16>, tensor<8x16xbf16>) {
+  %zero = arith.constant dense<0.0> : tensor<8x16xbf16>
+  %n, %r = sp.fused_add_rms_norm %h, %res, %w epsilon = 1.0e-6 : tensor<8x16xbf16>, tensor<16xbf16>
+  %p = linalg.matmul ins(%n, %wl : tensor<8x16xbf16>, tensor<16x16xbf16>)
+      outs(%zero : tensor<8x16xbf16>) -> tensor<8x16xbf16>
+  // expected-remark @below {{all_reduce left alone: none of its users can run on local rows: no user is row-wise along the token dimension}}
+  %o = sp.all_reduce %p over @tp : tensor<8x16xbf16>
+  return %o, %r : tensor<8x16xbf16>, tensor<8x16xbf16>
+}
+
+// -----
+
+sp.group @tp size(2)
+
 // A trip count known only at run time (the same on every rank: the bound
 // is replicated): the loop is carried all the same.
 // CHECK-LABEL: func.func @scan_runtime_trip_count
@@ -152,8 +198,11 @@ func.func private @layer(%h: tensor<8x16xbf16>, %res: tensor<8x16xbf16>,
 sp.group @tp size(2)
 
 // A public layer function may be called from outside the module with full
-// rows: its signature stays, so the residual and the output it returns
-// would be gathered at the return, and its site is left alone.
+// rows: its signature stays. Its private copy for the module's call would
+// gain nothing (the residual and the output it returns would be gathered
+// after the call, as the all_reduce is the first thing it does), so no copy
+// is kept, and the site is left alone.
+// CHECK-NOT: _local_rows
 // CHECK-LABEL: func.func @calls_public
 // CHECK: sp.all_reduce
 // CHECK-LABEL: func.func @public_layer

@@ -407,6 +407,90 @@ mlir::sp::applyPlannedRewrites(ModuleOp module, SequenceParallelismPlan &plan,
 // The pass
 //===----------------------------------------------------------------------===//
 
+namespace {
+/// A private copy of a function for its calls in the module.
+struct Specialization {
+  func::FuncOp original, copy;
+  int64_t calls = 0;
+};
+} // namespace
+
+/// Copies every function that holds an sp.all_reduce, is called from the
+/// module and is public or has symbol uses other than calls: the copy is
+/// private and takes every call (a valid, equivalent program: the copy
+/// computes what the original does). Recursive functions are left alone.
+static std::vector<Specialization> copyCalledFunctions(ModuleOp module) {
+  std::vector<Specialization> copies;
+  SymbolTable table(module);
+  for (func::FuncOp func : llvm::to_vector(module.getOps<func::FuncOp>())) {
+    if (func.isExternal() || !func.walk([](AllReduceOp) {
+                                    return WalkResult::interrupt();
+                                  }).wasInterrupted())
+      continue;
+    std::optional<SymbolTable::UseRange> uses =
+        SymbolTable::getSymbolUses(func, module);
+    if (!uses)
+      continue;
+    SmallVector<func::CallOp> calls;
+    bool otherUses = false;
+    for (const SymbolTable::SymbolUse &use : *uses) {
+      auto call = dyn_cast<func::CallOp>(use.getUser());
+      if (call)
+        calls.push_back(call);
+      else
+        otherUses = true;
+    }
+    if (calls.empty() || (func.isPrivate() && !otherUses) ||
+        llvm::any_of(calls, [&](func::CallOp call) {
+          return func->isAncestor(call);
+        }))
+      continue;
+    auto copy = cast<func::FuncOp>(func->clone());
+    copy.setSymName((func.getSymName() + "_local_rows").str());
+    copy.setPrivate();
+    table.insert(copy, std::next(Block::iterator(func)));
+    for (func::CallOp call : calls)
+      call.setCallee(copy.getSymName());
+    copies.push_back({func, copy, int64_t(calls.size())});
+  }
+  return copies;
+}
+
+/// Removes the copies the plan does not change beyond what it plans for the
+/// original (no boundary carried, as many sites split): their calls go back
+/// to the original, and their ops leave the plan.
+static void keepUsefulCopies(SequenceParallelismPlan &plan,
+                             std::vector<Specialization> &copies) {
+  auto plannedSites = [&](func::FuncOp func) {
+    int64_t n = 0;
+    func.walk([&](AllReduceOp site) { n += plan.sites.contains(site); });
+    return n;
+  };
+  llvm::erase_if(copies, [&](Specialization &copy) {
+    bool carried = llvm::any_of(plan.carried, [&](const auto &entry) {
+      return entry.second.op == copy.copy.getOperation();
+    });
+    if (carried || plannedSites(copy.copy) != plannedSites(copy.original))
+      return false;
+    auto module = copy.copy->getParentOfType<ModuleOp>();
+    if (std::optional<SymbolTable::UseRange> uses =
+            SymbolTable::getSymbolUses(copy.copy, module))
+      for (const SymbolTable::SymbolUse &use : *uses)
+        cast<func::CallOp>(use.getUser()).setCallee(copy.original.getSymName());
+    copy.copy.walk([&](Operation *op) {
+      plan.sites.erase(op);
+      plan.localOps.erase(op);
+      plan.leftAlone.erase(op);
+      plan.predictions.erase(op);
+    });
+    llvm::erase_if(plan.fullRows, [&](const FullRowsBoundary &b) {
+      return b.op == copy.copy.getOperation();
+    });
+    copy.copy.erase();
+    return true;
+  });
+}
+
 /// How many times `op` runs per call of the public functions: the product of
 /// the constant trip counts of the scf.for loops around it, times the runs
 /// of each call of a private function it is in (a function nothing calls
@@ -557,6 +641,8 @@ private:
                    const CollectiveCensus &executedAfter);
   /// Collectives that ran (not ops in the module) whose count is unknown.
   int64_t executedUnknown = 0;
+  /// Private copies kept for a function's calls: original, copy, calls.
+  std::vector<std::tuple<std::string, std::string, int64_t>> copiedFunctions;
 };
 } // namespace
 
@@ -598,12 +684,41 @@ void SequenceParallelismPass::runOnOperation() {
   if (dynamic != DynamicTokens::off &&
       failed(versionDynamicFunctions(module, planOptions, userRanges)))
     return signalPassFailure();
-  // Asked after versioning: the analysis reads one unchanging IR.
+  // Functions with sites that the module calls but that are public (or
+  // also used other than by calls) get a private copy for those calls, which
+  // the planner may change to local rows like any private function.
+  std::vector<Specialization> copies;
+  if (carry)
+    copies = copyCalledFunctions(module);
+  // Asked after versioning and copying: the analysis reads one unchanging
+  // IR.
   ReplicationAnalysis replication(assumeReplicated);
   SequenceParallelismPlan plan =
       planSequenceParallelism(module, replication, planOptions);
-  for (auto &[site, reason] : plan.leftAlone)
-    mlir::emitRemark(site->getLoc()) << "all_reduce left alone: " << reason;
+  keepUsefulCopies(plan, copies);
+  // What the rewrite must not exceed: the program with its copies (each
+  // copy's collectives count, as its original's do).
+  CollectiveCensus baseline = CollectiveCensus::of(module);
+  copiedFunctions.clear();
+  for (Specialization &copy : copies)
+    copiedFunctions.emplace_back(copy.original.getSymName().str(),
+                                 copy.copy.getSymName().str(), copy.calls);
+  for (auto &[site, reason] : plan.leftAlone) {
+    InFlightDiagnostic remark = mlir::emitRemark(site->getLoc());
+    for (Specialization &copy : copies)
+      if (copy.copy->isAncestor(site))
+        remark << "in @" << copy.copy.getSymName() << " (the copy of @"
+               << copy.original.getSymName() << " for its calls): ";
+    remark << "all_reduce left alone: " << reason;
+  }
+  for (Specialization &copy : copies)
+    mlir::emitRemark(copy.copy.getLoc())
+        << "@" << copy.copy.getSymName() << " is a private copy of @"
+        << copy.original.getSymName() << " for its " << copy.calls
+        << " calls in the module, which it changes to local rows; @"
+        << copy.original.getSymName() << " stays as it was for "
+        << (copy.original.isPublic() ? "callers outside the module"
+                                     : "its other uses");
   for (auto &entry : plan.carried) {
     const CarriedBoundary &b = entry.second;
     mlir::emitRemark(b.op->getLoc())
@@ -645,10 +760,10 @@ void SequenceParallelismPass::runOnOperation() {
   writeReport(plan, before, after, planned, rewritten, executedBefore,
               executedAfter);
   // An intermediate program (max-rewrites) may briefly move more bytes.
-  if (maxRewrites < 0 && after.bytesPerRank > before.bytesPerRank) {
+  if (maxRewrites < 0 && after.bytesPerRank > baseline.bytesPerRank) {
     module.emitError() << "sp-sequence-parallelism: internal error: "
                           "collective bytes per rank grew from "
-                       << before.bytesPerRank << " to " << after.bytesPerRank;
+                       << baseline.bytesPerRank << " to " << after.bytesPerRank;
     return signalPassFailure();
   }
 }
@@ -944,6 +1059,15 @@ void SequenceParallelismPass::writeReport(
           json.attribute("how", b.how);
         });
       }
+    });
+    // Private copies of public functions for their calls in the module.
+    json.attributeArray("copies", [&] {
+      for (const auto &[original, copy, calls] : copiedFunctions)
+        json.object([&] {
+          json.attribute("function", original);
+          json.attribute("copy", copy);
+          json.attribute("calls", calls);
+        });
     });
     json.attributeArray("kept_on_full_rows", [&] {
       for (const FullRowsBoundary &b : plan.fullRows)
