@@ -58,7 +58,9 @@ def SPSequenceParallelism : Pass<"sp-sequence-parallelism", "::mlir::ModuleOp"> 
     patterns above sink or fold those. Legal when the value crossing is the
     same on every rank (the replication analysis). Each op counts once in
     the budget (per iteration, per call); a boundary whose gathers would add
-    communication stays on full rows, with a remark.
+    communication stays on full rows, with a remark. A public layer function
+    that the module calls gets a private copy for those calls (kept only if
+    the plan changes it), the original stays for outside callers.
 
     A dynamic token dimension (serving) is handled per function
     (`dynamic=guard`, the default): each token range (`ranges=`, or the
