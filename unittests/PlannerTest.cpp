@@ -6,7 +6,13 @@
 #include "sp/Registration/Registration.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/IR/Verifier.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
@@ -22,6 +28,8 @@ protected:
   PlannerTest() {
     DialectRegistry registry;
     registerSPDialects(registry);
+    registry.insert<arith::ArithDialect, linalg::LinalgDialect,
+                    scf::SCFDialect, tensor::TensorDialect>();
     context.appendDialectRegistry(registry);
     context.loadAllAvailableDialects();
   }
@@ -210,4 +218,74 @@ TEST_F(PlannerTest, IllegalSitesSayWhy) {
   EXPECT_EQ(reasons[2], "its value has rank 1; it needs a token dimension (0) "
                         "besides the hidden dimension");
   EXPECT_EQ(reasons[3], "group @one has a single rank");
+}
+
+namespace {
+// A scan: the hidden state and the residual are iter_args.
+constexpr StringLiteral kScan = R"mlir(
+  sp.group @tp size(2)
+  func.func @f(%x: tensor<8x16xbf16>, %w: tensor<16xbf16> {sp.replicated},
+               %wl: tensor<16x16xbf16>) -> tensor<8x16xbf16> {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %c4 = arith.constant 4 : index
+    %zero = arith.constant dense<0.0> : tensor<8x16xbf16>
+    %h0 = sp.all_reduce %x over @tp : tensor<8x16xbf16>
+    %h, %res = scf.for %i = %c0 to %c4 step %c1 iter_args(%hi = %h0, %ri = %zero)
+        -> (tensor<8x16xbf16>, tensor<8x16xbf16>) {
+      %n, %r = sp.fused_add_rms_norm %hi, %ri, %w epsilon = 1.0e-6 : tensor<8x16xbf16>, tensor<16xbf16>
+      %p = linalg.matmul ins(%n, %wl : tensor<8x16xbf16>, tensor<16x16xbf16>)
+          outs(%zero : tensor<8x16xbf16>) -> tensor<8x16xbf16>
+      %o = sp.all_reduce %p over @tp : tensor<8x16xbf16>
+      scf.yield %o, %r : tensor<8x16xbf16>, tensor<8x16xbf16>
+    }
+    %f, %fr = sp.fused_add_rms_norm %h, %res, %w epsilon = 1.0e-6 : tensor<8x16xbf16>, tensor<16xbf16>
+    return %f : tensor<8x16xbf16>
+  })mlir";
+} // namespace
+
+TEST_F(PlannerTest, CarriesLoopIterArgsOnLocalRows) {
+  SequenceParallelismPlan result = plan(kScan);
+  auto loop = ops("scf.for");
+  ASSERT_EQ(loop.size(), 1u);
+  EXPECT_EQ(result.sites.size(), 2u);
+  EXPECT_TRUE(result.leftAlone.empty());
+  ASSERT_EQ(result.carried.size(), 2u);
+  unsigned index = 0;
+  for (auto &entry : result.carried) {
+    const CarriedBoundary &b = entry.second;
+    EXPECT_EQ(b.op, loop[0]);
+    EXPECT_EQ(b.kind, CarriedBoundary::Kind::iterArg);
+    EXPECT_EQ(b.index, index++);
+    EXPECT_EQ(b.crossings, 4);
+    EXPECT_EQ(cast<RankedTensorType>(b.localType).getDimSize(0), 4);
+  }
+  // Both norms (in the body and after the loop) run on local rows.
+  EXPECT_TRUE(result.localOps.contains(ops("sp.fused_add_rms_norm")[0]));
+  EXPECT_TRUE(result.localOps.contains(ops("sp.fused_add_rms_norm")[1]));
+  EXPECT_TRUE(result.fullRows.empty());
+}
+
+TEST_F(PlannerTest, CarryOffKeepsLoopsOnFullRows) {
+  SequenceParallelismPlanOptions options;
+  options.carry = false;
+  SequenceParallelismPlan result = plan(kScan, options);
+  EXPECT_TRUE(result.carried.empty());
+  EXPECT_TRUE(result.sites.empty());
+  EXPECT_EQ(result.leftAlone.size(), 2u);
+}
+
+TEST_F(PlannerTest, CarriedStepKeepsTheLoopValid) {
+  SequenceParallelismPlan result = plan(kScan);
+  ASSERT_EQ(result.carried.size(), 2u);
+  IRRewriter rewriter(&context);
+  for (auto &entry : result.carried)
+    carryOnLocalRows(rewriter, entry.second);
+  EXPECT_TRUE(succeeded(verify(*module)));
+  auto loop = cast<scf::ForOp>(ops("scf.for")[0]);
+  for (Type type : loop.getResultTypes())
+    EXPECT_EQ(cast<RankedTensorType>(type).getDimSize(0), 4);
+  // Sliced on entry, gathered in the body and after the loop.
+  EXPECT_EQ(ops("sp.all_slice").size(), 4u);
+  EXPECT_EQ(ops("sp.all_gather").size(), 4u);
 }

@@ -333,9 +333,12 @@ struct PlanListener : public RewriterBase::Listener {
   void notifyOperationErased(Operation *op) override {
     plan.sites.erase(op);
     plan.localOps.erase(op);
+    // A loop the driver erased as dead takes its boundaries with it.
     for (auto &entry : plan.carried)
-      if (entry.second.op == op)
+      if (entry.second.op == op) {
         entry.second.op = nullptr;
+        entry.second.done = true;
+      }
   }
   SequenceParallelismPlan &plan;
 };
