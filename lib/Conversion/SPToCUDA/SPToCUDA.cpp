@@ -180,13 +180,37 @@ private:
 struct ConvertToCUDARuntimePass
     : public sp::impl::SPConvertToCUDARuntimeBase<ConvertToCUDARuntimePass> {
   void runOnOperation() override {
-    ModuleOp module = getOperation();
+    // Each module (nested ones included) gets its own declarations and
+    // location strings: a symbol reference resolves in the nearest symbol
+    // table, so a call in a nested module cannot name the outer module's.
+    SmallVector<ModuleOp> modules;
+    getOperation().walk([&](ModuleOp module) { modules.push_back(module); });
+    for (ModuleOp module : modules)
+      if (failed(convertModule(module)))
+        return signalPassFailure();
+  }
+
+  /// Walks the ops of `module` itself, not those of modules nested in it.
+  template <typename OpT, typename Fn>
+  static void walkOwn(ModuleOp module, Fn &&fn) {
+    module.walk<WalkOrder::PreOrder>([&](Operation *op) {
+      if (op != module.getOperation() && isa<ModuleOp>(op))
+        return WalkResult::skip();
+      if constexpr (std::is_same_v<OpT, Operation *>)
+        fn(op);
+      else if (auto typed = dyn_cast<OpT>(op))
+        fn(typed);
+      return WalkResult::advance();
+    });
+  }
+
+  LogicalResult convertModule(ModuleOp module) {
     RuntimeCalls calls(module);
 
     // Check first, so that a module is either converted entirely or left as
     // it was, with every unsupported op reported.
     bool unsupported = false;
-    module.walk([&](Operation *op) {
+    walkOwn<Operation *>(module, [&](Operation *op) {
       if (!isa<SPDialect>(op->getDialect()) ||
           isa<GroupOp, AllSliceOp, GroupRankOp>(op))
         return;
@@ -194,18 +218,18 @@ struct ConvertToCUDARuntimePass
         unsupported = true;
     });
     if (unsupported)
-      return signalPassFailure();
+      return failure();
 
     // Quant first: a norm feeding only a quant becomes one fused call.
     DominanceInfo dominanceInfo(module);
     dominance = &dominanceInfo;
     SmallVector<QuantOp> quants;
-    module.walk([&](QuantOp op) { quants.push_back(op); });
+    walkOwn<QuantOp>(module, [&](QuantOp op) { quants.push_back(op); });
     for (QuantOp quant : quants)
       convertQuant(calls, quant);
 
     SmallVector<Operation *> ops;
-    module.walk([&](Operation *op) {
+    walkOwn<Operation *>(module, [&](Operation *op) {
       if (isa<AllReduceOp, ReduceScatterOp, AllGatherOp, AllSliceOp,
               RMSNormOp, FusedAddRMSNormOp, AllGatherMatmulOp,
               MatmulReduceScatterOp, RingShiftOp, GroupRankOp>(op))
@@ -239,12 +263,12 @@ struct ConvertToCUDARuntimePass
     // is a synchronization point: a no-op unless calls left work enqueued
     // (SP_CUDA_SYNC=explicit with device buffers; CudaRuntime.h).
     bool callsRuntime = false;
-    module.walk([&](func::CallOp call) {
+    walkOwn<func::CallOp>(module, [&](func::CallOp call) {
       StringRef callee = call.getCallee();
       callsRuntime |= callee.starts_with("sp_cuda_rt_") && callee != kRankFunction;
     });
     if (callsRuntime)
-      module.walk([&](func::ReturnOp ret) {
+      walkOwn<func::ReturnOp>(module, [&](func::ReturnOp ret) {
         auto function = ret->getParentOfType<func::FuncOp>();
         if (!function || function.isPrivate())
           return;
@@ -255,6 +279,7 @@ struct ConvertToCUDARuntimePass
 
     // `sp.replicated` has served its purpose; LLVM would warn about it.
     dropReplicatedArgAttrs(module);
+    return success();
   }
 
   DominanceInfo *dominance = nullptr;

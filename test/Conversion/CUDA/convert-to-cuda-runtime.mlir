@@ -269,3 +269,45 @@ func.func @f64_norm(%x: tensor<4x8xf64>, %w: tensor<8xf64>) -> tensor<4x8xf64> {
   %0 = sp.rms_norm %x, %w epsilon = 1.0e-06 : tensor<4x8xf64>, tensor<8xf64>
   return %0 : tensor<4x8xf64>
 }
+
+// -----
+
+// A nested module gets its own declarations and location strings: a symbol
+// reference resolves in the nearest symbol table, so the inner module's
+// calls cannot name the outer module's (a fuzzer finding: the outer module's
+// location global was referenced from a nested public function's exit).
+// CHECK-LABEL: module @outer
+// CHECK:   func.func private @sp_cuda_rt_all_reduce_f32
+// CHECK:   func.func @f(
+// CHECK:     call @sp_cuda_rt_all_reduce_f32
+// CHECK:     call @sp_cuda_rt_function_exit
+// CHECK:   module @inner
+// CHECK:     func.func private @sp_cuda_rt_all_reduce_f32
+// CHECK:     func.func private @sp_cuda_rt_function_exit
+// CHECK:     func.func @g(
+// CHECK:       llvm.mlir.addressof @[[LOC:sp_cuda_location[_0-9]*]]
+// CHECK:       call @sp_cuda_rt_all_reduce_f32
+// CHECK:       call @sp_cuda_rt_function_exit
+// CHECK:   module @empty
+// CHECK-NOT:   sp_cuda_rt
+// CHECK:     func.func @h(
+// CHECK-NEXT:  return
+module @outer {
+  sp.group @tp size(2)
+  func.func @f(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
+    %r = sp.all_reduce %x over @tp : tensor<4x8xf32>
+    return %r : tensor<4x8xf32>
+  }
+  module @inner {
+    sp.group @tp size(2)
+    func.func @g(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
+      %r = sp.all_reduce %x over @tp : tensor<4x8xf32>
+      return %r : tensor<4x8xf32>
+    }
+  }
+  module @empty {
+    func.func @h(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
+      return %x : tensor<4x8xf32>
+    }
+  }
+}
