@@ -33,6 +33,7 @@
 using namespace mlir::sp::numerics;
 using sp_cuda_abi::CollectiveMatmulCall;
 
+extern "C" int sp_cuda_rt_synchronize();
 extern "C" void _mlir_ciface_sp_cuda_rt_all_gather_matmul_bf16_f32(
     sp_cuda_abi::UnrankedMemRef *out, sp_cuda_abi::UnrankedMemRef *gathered,
     sp_cuda_abi::UnrankedMemRef *lhs, sp_cuda_abi::UnrankedMemRef *rhs,
@@ -247,6 +248,9 @@ TEST(CollectiveMatmulMock, DeviceBuffers) {
   GroupMemref group(sp_runtime::GroupLayout::encodeWorld(1));
   _mlir_ciface_sp_cuda_rt_all_gather_matmul_bf16_f32(&out, &gathered, &a, &b,
                                                      &group, kLoc);
+  // The call only enqueued its work on the runtime's stream: an embedder
+  // synchronizes before using the result on another stream.
+  ASSERT_EQ(sp_cuda_rt_synchronize(), 0) << lastError();
   std::vector<uint8_t> got(want.size());
   ASSERT_EQ(cudaMemcpyAsync(got.data(), dOut, got.size(),
                             cudaMemcpyDeviceToHost, nullptr),
@@ -412,7 +416,6 @@ int main(int argc, char **argv) {
 // Stream-ordered calls (issue #17 item 1, in part)
 //===----------------------------------------------------------------------===//
 
-extern "C" int sp_cuda_rt_synchronize();
 extern "C" void sp_cuda_rt_function_exit(const char *location);
 extern "C" long sp_mock_count(const char *what);
 
@@ -436,14 +439,14 @@ std::vector<uint32_t> readBF16(const void *device, size_t n) {
 }
 } // namespace
 
-// SP_CUDA_SYNC=explicit: a norm on device buffers only enqueues (no host
+// By default a norm on device buffers only enqueues (no host
 // synchronization, no staging copy, the output not written yet: the mock
 // runs queued work only when the host waits); the function exit
-// (sp_cuda_rt_function_exit) waits once for both calls; host buffers are still staged and waited for; a
-// stuck stream is reported at the synchronization with the first pending
-// call's op and location.
+// (sp_cuda_rt_function_exit) waits once for both calls; host outputs are
+// still staged and waited for; a stuck stream is reported at the
+// synchronization with the op and location of the first call whose work
+// did not complete.
 TEST(StreamOrderedCalls, DeviceBuffersOnlyEnqueue) {
-  setenv("SP_CUDA_SYNC", "explicit", 1);
   auto &backend = sp_cuda_abi::backend();
   const int64_t rows = 4, hidden = 64;
   std::mt19937 rng(11);
@@ -512,8 +515,7 @@ TEST(StreamOrderedCalls, DeviceBuffersOnlyEnqueue) {
   ASSERT_EQ(backend.norm(second, "sp.rms_norm at s.mlir:5:1"), 0) << lastError();
   EXPECT_NE(sp_cuda_rt_synchronize(), 0);
   EXPECT_EQ(lastError(),
-            "sp.rms_norm at s.mlir:4:1 (or one of the 1 calls enqueued after "
-            "it): the work enqueued without a wait did not complete within 1 "
+            "sp.rms_norm at s.mlir:4:1: sp.rms_norm did not complete within 1 "
             "s (another rank failed or is stuck); the communicator was "
             "aborted");
   unsetenv("SP_MOCK_STREAM_HANG");
@@ -521,8 +523,145 @@ TEST(StreamOrderedCalls, DeviceBuffersOnlyEnqueue) {
   // The work was only late: it completes at the next synchronization.
   EXPECT_EQ(sp_cuda_rt_synchronize(), 0) << lastError();
   EXPECT_EQ(readBF16(dOut2, x.size()), want2);
+
+  // SP_CUDA_SYNC=call: every call waits for its own work.
+  setenv("SP_CUDA_SYNC", "call", 1);
+  long before = sp_mock_count("synchronizations");
+  ASSERT_EQ(backend.norm(first, "sp.rms_norm at s.mlir:6:1"), 0) << lastError();
+  EXPECT_EQ(sp_mock_count("synchronizations"), before + 1);
   unsetenv("SP_CUDA_SYNC");
   for (void *p : {dx, dw, dOut, dOut2})
     EXPECT_EQ(cudaFreeAsync(p, nullptr), cudaSuccess);
+  EXPECT_EQ(cudaStreamSynchronize(nullptr), cudaSuccess);
+}
+
+//===----------------------------------------------------------------------===//
+// Device-resident buffers: what code lowered with sp-lower-to-cuda calls
+// (sp-cuda-device-buffers), as an embedder sees it
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// memref<?xi8> as the compiled code passes it.
+using ByteBuffer = StridedMemRefType<char, 1>;
+} // namespace
+
+extern "C" {
+void _mlir_ciface_sp_cuda_rt_device_alloc(ByteBuffer *, int64_t, const char *);
+void _mlir_ciface_sp_cuda_rt_device_free(ByteBuffer *, const char *);
+void _mlir_ciface_sp_cuda_rt_argument_to_device(ByteBuffer *, int64_t, int64_t,
+                                                const char *);
+void _mlir_ciface_sp_cuda_rt_argument_release(int64_t, ByteBuffer *,
+                                              const char *);
+void _mlir_ciface_sp_cuda_rt_result_to_host(int64_t, ByteBuffer *,
+                                            const char *);
+void _mlir_ciface_sp_cuda_rt_rms_norm_bf16(sp_cuda_abi::UnrankedMemRef *out,
+                                          sp_cuda_abi::UnrankedMemRef *x,
+                                          sp_cuda_abi::UnrankedMemRef *weight,
+                                          float epsilon, const char *location);
+}
+
+namespace {
+int64_t addressOf(const void *p) { return reinterpret_cast<int64_t>(p); }
+
+/// A 1-D memref descriptor over `data`.
+struct Memref1D {
+  std::vector<int64_t> words;
+  sp_cuda_abi::UnrankedMemRef memref;
+  Memref1D(void *data, int64_t size) {
+    words = {addressOf(data), addressOf(data), 0, size, 1};
+    memref = {1, words.data()};
+  }
+  sp_cuda_abi::UnrankedMemRef *operator&() { return &memref; }
+};
+
+/// The calls of one call of a lowered `@f(%x, %w) -> rms_norm(%x, %w)`
+/// whose arguments and result only the runtime touches: the arguments to
+/// the device (in place when they are device memory), the result in device
+/// memory, copied to `hostOut` before the exit's synchronization.
+void loweredNorm(void *x, void *w, uint16_t *hostOut, int64_t rows,
+                 int64_t hidden) {
+  int64_t bytes = rows * hidden * 2;
+  ByteBuffer dx{}, dw{}, out{};
+  _mlir_ciface_sp_cuda_rt_argument_to_device(&dx, addressOf(x), bytes,
+                                             "argument 0 of @f at e.mlir:1:1");
+  _mlir_ciface_sp_cuda_rt_argument_to_device(&dw, addressOf(w), hidden * 2,
+                                             "argument 1 of @f at e.mlir:1:1");
+  _mlir_ciface_sp_cuda_rt_device_alloc(&out, bytes,
+                                       "a device buffer at e.mlir:2:8");
+  Memref xm(dx.data, rows, hidden), om(out.data, rows, hidden);
+  Memref1D wm(dw.data, hidden);
+  _mlir_ciface_sp_cuda_rt_rms_norm_bf16(&om, &xm, &wm, 1e-5f,
+                                       "sp.rms_norm at e.mlir:2:8");
+  _mlir_ciface_sp_cuda_rt_result_to_host(addressOf(hostOut), &out,
+                                         "result 0 of @f at e.mlir:3:3");
+  _mlir_ciface_sp_cuda_rt_device_free(&out, "a device buffer at e.mlir:2:8");
+  sp_cuda_rt_function_exit("func.return at e.mlir:3:3");
+  _mlir_ciface_sp_cuda_rt_argument_release(addressOf(x), &dx,
+                                           "argument 0 of @f at e.mlir:1:1");
+  _mlir_ciface_sp_cuda_rt_argument_release(addressOf(w), &dw,
+                                           "argument 1 of @f at e.mlir:1:1");
+}
+} // namespace
+
+// Host arguments are copied to the device once per call, device arguments
+// (an embedder's) are used in place: no copy, no allocation, and the
+// release leaves the embedder's memory alone. One synchronization per
+// call, at the exit; the result is copied to the host once.
+TEST(DeviceResident, EmbedderDevicePointersAreUsedInPlace) {
+  const int64_t rows = 4, hidden = 64;
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 2.0f);
+  std::vector<uint32_t> x(rows * hidden), w(hidden);
+  for (uint32_t &v : x)
+    v = floatToBF16(normal(rng));
+  for (uint32_t &v : w)
+    v = floatToBF16(normal(rng));
+  std::vector<uint32_t> want = normReference(x, w, rows, hidden);
+  std::vector<uint16_t> x16(x.begin(), x.end()), w16(w.begin(), w.end());
+  auto count = [](const char *what) { return sp_mock_count(what); };
+
+  // Host arguments: one copy each, one allocation each (and the result's).
+  std::vector<uint16_t> hostOut(x.size(), 0xEEEE);
+  long h2d = count("host-to-device"), d2h = count("device-to-host"),
+       syncs = count("synchronizations"), allocations = count("allocations");
+  loweredNorm(x16.data(), w16.data(), hostOut.data(), rows, hidden);
+  EXPECT_EQ(std::vector<uint32_t>(hostOut.begin(), hostOut.end()), want);
+  EXPECT_EQ(count("host-to-device") - h2d, 2);
+  EXPECT_EQ(count("device-to-host") - d2h, 1);
+  EXPECT_EQ(count("synchronizations") - syncs, 1);
+  EXPECT_EQ(count("allocations") - allocations, 3);
+
+  // The embedder's device memory, filled on its own stream and waited for.
+  void *dx, *dw;
+  ASSERT_EQ(cudaMallocAsync(&dx, x16.size() * 2, nullptr), cudaSuccess);
+  ASSERT_EQ(cudaMallocAsync(&dw, w16.size() * 2, nullptr), cudaSuccess);
+  ASSERT_EQ(cudaMemcpyAsync(dx, x16.data(), x16.size() * 2,
+                            cudaMemcpyHostToDevice, nullptr),
+            cudaSuccess);
+  ASSERT_EQ(cudaMemcpyAsync(dw, w16.data(), w16.size() * 2,
+                            cudaMemcpyHostToDevice, nullptr),
+            cudaSuccess);
+  ASSERT_EQ(cudaStreamSynchronize(nullptr), cudaSuccess);
+  ByteBuffer inPlace{};
+  _mlir_ciface_sp_cuda_rt_argument_to_device(&inPlace, addressOf(dx),
+                                             int64_t(x16.size() * 2),
+                                             "argument 0 of @f at e.mlir:1:1");
+  EXPECT_EQ(static_cast<void *>(inPlace.data), dx);
+  _mlir_ciface_sp_cuda_rt_argument_release(addressOf(dx), &inPlace,
+                                           "argument 0 of @f at e.mlir:1:1");
+
+  std::fill(hostOut.begin(), hostOut.end(), 0xEEEE);
+  h2d = count("host-to-device"), d2h = count("device-to-host"),
+  syncs = count("synchronizations"), allocations = count("allocations");
+  loweredNorm(dx, dw, hostOut.data(), rows, hidden);
+  EXPECT_EQ(std::vector<uint32_t>(hostOut.begin(), hostOut.end()), want);
+  EXPECT_EQ(count("host-to-device") - h2d, 0);
+  EXPECT_EQ(count("device-to-host") - d2h, 1);
+  EXPECT_EQ(count("synchronizations") - syncs, 1);
+  EXPECT_EQ(count("allocations") - allocations, 1); // the result's only
+  // Still the embedder's: its own free succeeds (a second free would not).
+  EXPECT_EQ(cudaFreeAsync(dx, nullptr), cudaSuccess);
+  EXPECT_EQ(cudaFreeAsync(dw, nullptr), cudaSuccess);
+  EXPECT_EQ(cudaFreeAsync(dx, nullptr), cudaErrorInvalidValue);
   EXPECT_EQ(cudaStreamSynchronize(nullptr), cudaSuccess);
 }

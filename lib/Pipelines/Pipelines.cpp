@@ -145,6 +145,8 @@ void mlir::sp::buildLowerToCUDAPipeline(OpPassManager &pm) {
   pm.addPass(createSPConvertToCUDARuntime());
   addElementwiseToLinalg(pm);
   addBufferize(pm);
+  // Buffers only runtime calls touch live in device memory (docs/GPU.md).
+  pm.addPass(createSPCUDADeviceBuffers());
   addLowerToLLVM(pm, /*vectors=*/false);
 }
 

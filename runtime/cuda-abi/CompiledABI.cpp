@@ -387,6 +387,75 @@ SP_EXPORT void sp_cuda_rt_function_exit(const char *location) {
   check(backend().synchronize(location), location);
 }
 
+//===----------------------------------------------------------------------===//
+// Device-resident buffers (the sp-cuda-device-buffers pass): memref<?xi8>
+// buffers in and out, host pointers as i64
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// memref<?xi8>, as compiled code passes and receives it.
+using ByteBuffer = ::StridedMemRefType<char, 1>;
+
+void setBytes(ByteBuffer *result, void *pointer, int64_t bytes) {
+  result->basePtr = result->data = static_cast<char *>(pointer);
+  result->offset = 0;
+  result->sizes[0] = bytes;
+  result->strides[0] = 1;
+}
+
+char *bytesOf(const ByteBuffer *buffer) {
+  return buffer->data + buffer->offset;
+}
+
+void *pointerOf(int64_t address) {
+  return reinterpret_cast<void *>(static_cast<intptr_t>(address));
+}
+} // namespace
+
+/// A buffer that only runtime calls touch: device memory, stream-ordered.
+SP_EXPORT void _mlir_ciface_sp_cuda_rt_device_alloc(ByteBuffer *result,
+                                                    int64_t bytes,
+                                                    const char *location) {
+  void *pointer = nullptr;
+  check(backend().deviceAllocate(bytes, &pointer, location), location);
+  setBytes(result, pointer, bytes);
+}
+
+SP_EXPORT void _mlir_ciface_sp_cuda_rt_device_free(ByteBuffer *buffer,
+                                                   const char *location) {
+  if (buffer->basePtr)
+    check(backend().deviceFree(buffer->basePtr, location), location);
+}
+
+/// An entry argument that only runtime calls read, once per call of the
+/// function: in place when the GPU can address it, else copied.
+SP_EXPORT void _mlir_ciface_sp_cuda_rt_argument_to_device(
+    ByteBuffer *result, int64_t pointer, int64_t bytes, const char *location) {
+  void *device = nullptr;
+  check(backend().argumentToDevice(pointerOf(pointer), bytes, &device,
+                                   location),
+        location);
+  setBytes(result, device, bytes);
+}
+
+SP_EXPORT void _mlir_ciface_sp_cuda_rt_argument_release(int64_t pointer,
+                                                        ByteBuffer *device,
+                                                        const char *location) {
+  check(backend().argumentRelease(pointerOf(pointer), device->basePtr,
+                                  location),
+        location);
+}
+
+/// A result that only runtime calls wrote: copied to the host buffer the
+/// function returns, before the synchronization at its exit.
+SP_EXPORT void _mlir_ciface_sp_cuda_rt_result_to_host(int64_t host,
+                                                     ByteBuffer *device,
+                                                     const char *location) {
+  check(backend().resultToHost(pointerOf(host), bytesOf(device),
+                               device->sizes[0], location),
+        location);
+}
+
 SP_EXPORT int64_t sp_cuda_rt_rank() { return backend().rank(); }
 
 SP_EXPORT int64_t sp_cuda_rt_world_size() { return backend().worldSize(); }
@@ -541,6 +610,11 @@ SP_EXPORT const SPRuntimeSymbol *sp_cuda_rt_symbols(size_t *count) {
       SP_FOR_EVERY_KERNEL_AND_FP8_TYPE(QUANTS)
       E(sp_cuda_rt_ring_shift_wait)
       E(sp_cuda_rt_function_exit)
+      E(_mlir_ciface_sp_cuda_rt_device_alloc)
+      E(_mlir_ciface_sp_cuda_rt_device_free)
+      E(_mlir_ciface_sp_cuda_rt_argument_to_device)
+      E(_mlir_ciface_sp_cuda_rt_argument_release)
+      E(_mlir_ciface_sp_cuda_rt_result_to_host)
       SP_FOR_EVERY_GATHERED_TYPE(SHIFT)
       SP_FOR_EVERY_GEMM_TYPE_PAIR(GEMMS)
       SP_FOR_EVERY_SCALED_GEMM_TYPE_PAIR(SCALED_GEMMS)

@@ -31,6 +31,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <vector>
 
 namespace sp_cuda_abi {
@@ -203,6 +205,52 @@ public:
   /// module that calls the runtime. Backends whose calls complete return 0.
   virtual int synchronize(const char *location) {
     (void)location;
+    return 0;
+  }
+
+  // Device-resident buffers (sp-cuda-device-buffers): the compiled code
+  // keeps the buffers that only runtime calls touch in memory from these.
+  // The defaults serve backends whose "device" is the host (the emulated
+  // runtime): host memory, arguments used in place, results already there.
+
+  /// `*pointer` = `bytes` bytes of device memory (null for 0 bytes),
+  /// stream-ordered: usable by work enqueued after this call.
+  virtual int deviceAllocate(int64_t bytes, void **pointer,
+                             const char *location) {
+    (void)location;
+    *pointer = bytes > 0 ? std::aligned_alloc(256, (size_t(bytes) + 255) / 256 * 256)
+                         : nullptr;
+    return 0;
+  }
+  /// Frees what deviceAllocate returned, after the work enqueued before.
+  virtual int deviceFree(void *pointer, const char *location) {
+    (void)location;
+    std::free(pointer);
+    return 0;
+  }
+  /// An entry argument of `bytes` bytes at `pointer`, read only by runtime
+  /// calls: `*device` = the memory the calls read: `pointer` itself when
+  /// the GPU can address it, else a device copy (enqueued).
+  virtual int argumentToDevice(const void *pointer, int64_t bytes,
+                               void **device, const char *location) {
+    (void)bytes, (void)location;
+    *device = const_cast<void *>(pointer);
+    return 0;
+  }
+  /// The function is returning: frees `device` if argumentToDevice made it.
+  virtual int argumentRelease(const void *pointer, void *device,
+                              const char *location) {
+    (void)pointer, (void)device, (void)location;
+    return 0;
+  }
+  /// Enqueues the copy of a result (`bytes` bytes of device memory) to the
+  /// host buffer the function returns; the synchronization at the
+  /// function's exit waits for it.
+  virtual int resultToHost(void *host, const void *device, int64_t bytes,
+                           const char *location) {
+    (void)location;
+    if (bytes > 0 && host != device)
+      std::memcpy(host, device, size_t(bytes));
     return 0;
   }
 };

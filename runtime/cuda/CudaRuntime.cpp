@@ -26,6 +26,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <unistd.h>
@@ -171,47 +172,102 @@ NcclResult asyncError() {
   return 0;
 }
 
-/// SP_CUDA_SYNC=explicit: a norm, quant or collective whose buffers are all
-/// device memory only enqueues its work and returns; sp_cuda_rt_synchronize
-/// (or the next call that waits) waits for it. Default: every call waits.
+/// Stream-ordered calls (the default): a call of the compiled-code ABI whose
+/// outputs are device memory only enqueues its work and returns; the
+/// synchronization points (sp_cuda_rt_synchronize, which compiled code calls
+/// at the exit of its public functions, or a call that must copy an output
+/// to the host) wait for it. SP_CUDA_SYNC=call makes every call wait for
+/// its own work (`explicit` is the default's former name).
 bool explicitSync() {
   const char *mode = std::getenv("SP_CUDA_SYNC");
-  return mode && std::strcmp(mode, "explicit") == 0;
+  return !(mode && std::strcmp(mode, "call") == 0);
 }
 
-/// The calls enqueued without a wait since the stream was last seen idle:
-/// the first one's name and location, for the messages of a later wait.
-struct Pending {
-  std::string first;
-  int count = 0;
-} pending;
+/// The calls enqueued without a wait since the stream was last seen idle,
+/// each with an event recorded after its work: a failure found at the next
+/// wait is reported with the first call whose work did not complete.
+struct PendingCall {
+  std::string location;
+  cudaEvent_t done = nullptr;
+};
+std::vector<PendingCall> pendingCalls;
+
+void forgetPending() {
+  for (PendingCall &call : pendingCalls)
+    if (call.done)
+      cudaEventDestroy(call.done);
+  pendingCalls.clear();
+}
+
+/// The op a location string names ("sp.rms_norm at m.mlir:4:1").
+std::string opOf(const std::string &location) {
+  size_t at = location.find(" at ");
+  return at == std::string::npos ? location : location.substr(0, at);
+}
+
+/// Who a failed wait blames: the first pending call whose work has not
+/// completed, else the waiting call itself (`what` at `location`).
+void blame(const char *what, const char *location, std::string &op,
+           std::string &where) {
+  for (PendingCall &call : pendingCalls)
+    if (call.done && cudaEventQuery(call.done) != cudaSuccess) {
+      op = opOf(call.location);
+      where = call.location;
+      return;
+    }
+  op = what;
+  where = location;
+}
 
 /// Waits for the stream with a timeout, watching NCCL's asynchronous errors;
 /// aborts the communicators rather than hang.
 int waitFor(const char *what, const char *location) {
   auto deadline = std::chrono::steady_clock::now() +
                   std::chrono::seconds(timeoutSeconds());
+  std::string op, where;
   while (true) {
     cudaError_t status = cudaStreamQuery(stream);
     if (status == cudaSuccess) {
-      pending = Pending();
+      forgetPending();
       return 0;
     }
-    if (status != cudaErrorNotReady)
-      return fail("%s: %s failed on the GPU: %s", location, what,
+    if (status != cudaErrorNotReady) {
+      blame(what, location, op, where);
+      return fail("%s: %s failed on the GPU: %s", where.c_str(), op.c_str(),
                   cudaGetErrorString(status));
+    }
     if (NcclResult async = asyncError()) {
+      blame(what, location, op, where);
       abortCommunicators();
-      return fail("%s: %s failed: NCCL: %s", location, what, ncclError(async));
+      return fail("%s: %s failed: NCCL: %s", where.c_str(), op.c_str(),
+                  ncclError(async));
     }
     if (std::chrono::steady_clock::now() > deadline) {
+      blame(what, location, op, where);
       abortCommunicators();
       return fail("%s: %s did not complete within %d s (another rank failed "
                   "or is stuck); the communicator was aborted",
-                  location, what, timeoutSeconds());
+                  where.c_str(), op.c_str(), timeoutSeconds());
     }
     std::this_thread::sleep_for(std::chrono::microseconds(50));
   }
+}
+
+/// Remembers a call whose work was enqueued without a wait.
+int remember(const char *location) {
+  PendingCall call{location, nullptr};
+  cudaError_t status =
+      cudaEventCreateWithFlags(&call.done, cudaEventDisableTiming);
+  if (status == cudaSuccess)
+    status = cudaEventRecord(call.done, stream);
+  if (status != cudaSuccess) {
+    if (call.done)
+      cudaEventDestroy(call.done);
+    return fail("%s: cudaEventRecord failed: %s", location,
+                cudaGetErrorString(status));
+  }
+  pendingCalls.push_back(std::move(call));
+  return 0;
 }
 
 int toNcclType(int dtype, const char *location) {
@@ -538,13 +594,10 @@ int sp_cuda_rt_all_gather(const void *in, void *out, int64_t inCount,
 }
 
 int sp_cuda_rt_synchronize() {
-  if (pending.count == 0)
+  if (pendingCalls.empty())
     return 0;
-  std::string where = pending.first;
-  if (pending.count > 1)
-    where += " (or one of the " + std::to_string(pending.count - 1) +
-             " calls enqueued after it)";
-  return waitFor("the work enqueued without a wait", where.c_str());
+  std::string first = pendingCalls.front().location;
+  return waitFor(opOf(first).c_str(), first.c_str());
 }
 
 void sp_cuda_rt_finalize() {
@@ -640,15 +693,18 @@ public:
     return stage(pointer, bytes, /*output=*/true);
   }
 
-  /// Copies outputs back and waits for everything enqueued; with
-  /// SP_CUDA_SYNC=explicit, when every buffer was device memory, only
-  /// remembers the call for the next wait.
+  /// Copies outputs back and waits for everything enqueued; when no output
+  /// was staged and no buffer is visible to the host (managed, mapped),
+  /// only remembers the call for the next wait (unless SP_CUDA_SYNC=call).
+  /// Staged inputs need no wait: CUDA has read pageable host memory when
+  /// cudaMemcpyAsync returns, and the staging copies are freed in stream
+  /// order.
   int finish(const char *what) {
-    if (explicitSync() && items.empty() && !hostVisible) {
-      if (pending.count++ == 0)
-        pending.first = location;
-      return 0;
-    }
+    bool outputs = false;
+    for (Item &item : items)
+      outputs |= item.output;
+    if (explicitSync() && !outputs && !hostVisible)
+      return remember(location);
     for (Item &item : items)
       if (item.output &&
           cudaCheck(cudaMemcpyAsync(item.host, item.device, item.bytes,
@@ -1083,6 +1139,64 @@ public:
 
   int synchronize(const char *) override { return sp_cuda_rt_synchronize(); }
 
+  int deviceAllocate(int64_t bytes, void **pointer,
+                     const char *location) override {
+    *pointer = nullptr;
+    if (ready(location, sp_cuda_rt_init_device) != 0)
+      return 1;
+    if (bytes <= 0)
+      return 0;
+    return cudaCheck(cudaMallocAsync(pointer, size_t(bytes), stream),
+                     "cudaMallocAsync (a device-resident buffer)", location);
+  }
+
+  int deviceFree(void *pointer, const char *location) override {
+    return pointer ? cudaCheck(cudaFreeAsync(pointer, stream), "cudaFreeAsync",
+                               location)
+                   : 0;
+  }
+
+  int argumentToDevice(const void *pointer, int64_t bytes, void **device,
+                       const char *location) override {
+    *device = const_cast<void *>(pointer);
+    if (ready(location, sp_cuda_rt_init_device) != 0)
+      return 1;
+    if (!pointer || bytes <= 0)
+      return 0;
+    void *address = nullptr;
+    if (memoryOf(pointer, &address) != Memory::Host) {
+      *device = address; // the embedder's device (or managed, mapped) memory
+      return 0;
+    }
+    void *copy = nullptr;
+    if (cudaCheck(cudaMallocAsync(&copy, size_t(bytes), stream),
+                  "cudaMallocAsync (an argument's device copy)", location))
+      return 1;
+    argumentCopies.insert(copy);
+    *device = copy;
+    return cudaCheck(cudaMemcpyAsync(copy, pointer, size_t(bytes),
+                                     cudaMemcpyHostToDevice, stream),
+                     "cudaMemcpyAsync (an argument to the device)", location);
+  }
+
+  int argumentRelease(const void *, void *device,
+                      const char *location) override {
+    if (!argumentCopies.erase(device))
+      return 0; // used in place
+    return cudaCheck(cudaFreeAsync(device, stream), "cudaFreeAsync", location);
+  }
+
+  int resultToHost(void *host, const void *device, int64_t bytes,
+                   const char *location) override {
+    if (bytes <= 0)
+      return 0;
+    if (cudaCheck(cudaMemcpyAsync(host, device, size_t(bytes),
+                                  cudaMemcpyDeviceToHost, stream),
+                  "cudaMemcpyAsync (a result to the host)", location))
+      return 1;
+    return remember(location); // the function's exit waits for it
+  }
+
   int norm(const sp_cuda_abi::NormCall &call, const char *location) override {
     if (ready(location, sp_cuda_rt_init_device) != 0)
       return 1;
@@ -1346,6 +1460,8 @@ public:
   }
 
 private:
+  /// The device copies argumentToDevice made, until argumentRelease.
+  std::set<void *> argumentCopies;
   /// Started shifts by handle (1, 2, ...), each waited for once.
   std::map<int64_t, PendingShift> shifts;
   int64_t nextShift = 1;

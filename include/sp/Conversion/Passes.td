@@ -125,6 +125,39 @@ def SPConvertToCUDARuntime
                            "::mlir::tensor::TensorDialect"];
 }
 
+def SPCUDADeviceBuffers : Pass<"sp-cuda-device-buffers", "::mlir::ModuleOp"> {
+  let summary = "Keep the buffers that only CUDA runtime calls touch in "
+                "device memory";
+  let description = [{
+    Runs after bufferization in `sp-lower-to-cuda`, on the memrefs that
+    `sp-convert-to-cuda-runtime`'s calls take. Host code (loops of linalg
+    ops, `memref.copy`, loads and stores) cannot touch device memory, so a
+    buffer becomes device-resident only when every use of it and of its
+    views is a runtime call (`sp_cuda_rt_*` with the C interface), a
+    `memref.dim`, its `memref.dealloc` or, for a public function's result,
+    the `func.return`:
+
+    - a `memref.alloc` of that kind becomes `sp_cuda_rt_device_alloc(bytes)`
+      (stream-ordered `cudaMallocAsync`) viewed with `memref.view`, its
+      `memref.dealloc` `sp_cuda_rt_device_free` (`cudaFreeAsync`);
+    - an argument of a public function of that kind is read through
+      `sp_cuda_rt_argument_to_device` once per call (a device pointer is
+      used in place, host memory is copied once) and released before each
+      return;
+    - a result of a public function of that kind is copied once to a fresh
+      host buffer (`sp_cuda_rt_result_to_host`) just before the function's
+      `sp_cuda_rt_function_exit`, the synchronization that waits for it.
+
+    Everything else stays in host memory, where the runtime stages it per
+    call as before. Buffers passed to other functions, yielded from
+    regions or stored stay on the host too.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::LLVM::LLVMDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 //===----------------------------------------------------------------------===//
 // ShardToSP / SPToShard
 //===----------------------------------------------------------------------===//

@@ -483,14 +483,20 @@ MOCK_EXPORT cublasStatus_t cublasLtMatmul(
   // POINTER_MODE_HOST: alpha and beta are read now.
   float alphaValue = *static_cast<const float *>(alpha);
   float betaValue = *static_cast<const float *>(beta);
+  // Checked at the call and again when the GEMM runs, from values: the
+  // descriptors may be destroyed once the call has returned, as cuBLASLt
+  // allows.
+  size_t aBytes = extent(a), bBytes = extent(b), cBytes = extent(c),
+         dBytes = extent(dl);
+  const void *aScaleData = d->aScale, *bScaleData = d->bScale;
   auto operands = [=] {
-    mock::need(aData, extent(a), "cublasLtMatmul (A)");
-    mock::need(bData, extent(b), "cublasLtMatmul (B)");
-    mock::need(dData, extent(dl), "cublasLtMatmul (D)");
+    mock::need(aData, aBytes, "cublasLtMatmul (A)");
+    mock::need(bData, bBytes, "cublasLtMatmul (B)");
+    mock::need(dData, dBytes, "cublasLtMatmul (D)");
     if (betaValue != 0.0f)
-      mock::need(cData, extent(c), "cublasLtMatmul (C)");
-    mock::need(d->aScale, sizeof(float), "cublasLtMatmul (A scale)");
-    mock::need(d->bScale, sizeof(float), "cublasLtMatmul (B scale)");
+      mock::need(cData, cBytes, "cublasLtMatmul (C)");
+    mock::need(aScaleData, sizeof(float), "cublasLtMatmul (A scale)");
+    mock::need(bScaleData, sizeof(float), "cublasLtMatmul (B scale)");
   };
   operands();
   Layout A = *a, B = *b, C = *c, D = *dl;

@@ -55,8 +55,12 @@
 // SP_MOCK_NCCL_FAIL_AT=rankR:callK makes the K-th NCCL collective or
 // point-to-point call of rank R fail the way NCCL reports an error found
 // while a collective runs (a peer or the network failed): the call returns
-// ncclSuccess, the stream never finishes, and ncclCommGetAsyncError
-// reports ncclSystemError; the other ranks wait in the collective.
+// ncclSuccess, the stream stops at that call (the work enqueued before it
+// still runs, nothing after it), and ncclCommGetAsyncError reports
+// ncclSystemError; the other ranks wait in the collective.
+// SP_MOCK_PROTECT_DEVICE=1 maps device memory with no host access except
+// while a stream operation runs: host code touching a device buffer dies
+// with SIGSEGV, as it would with real device memory.
 //
 //===----------------------------------------------------------------------===//
 
@@ -82,6 +86,7 @@
 #include <string>
 #include <vector>
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define MOCK_EXPORT extern "C" __attribute__((visibility("default")))
@@ -97,6 +102,34 @@ std::mutex registryMutex;
 std::map<const char *, size_t> &registry() {
   static std::map<const char *, size_t> allocations;
   return allocations;
+}
+
+/// SP_MOCK_PROTECT_DEVICE=1: device memory is mapped pages that the host
+/// cannot read or write except while the mock runs an operation of a
+/// stream, so host code that touches device memory (a host loop given a
+/// device buffer) dies with SIGSEGV, as it would with real device memory.
+bool protectDevice() {
+  static const bool protect = [] {
+    const char *v = std::getenv("SP_MOCK_PROTECT_DEVICE");
+    return v && *v && std::strcmp(v, "0") != 0;
+  }();
+  return protect;
+}
+
+size_t pageRounded(size_t bytes) {
+  size_t page = size_t(sysconf(_SC_PAGESIZE));
+  return (bytes + 256 + page - 1) / page * page;
+}
+
+/// Opens (while an operation runs) or closes the host's access to every
+/// live device allocation.
+void setHostAccess(bool open) {
+  if (!protectDevice())
+    return;
+  std::lock_guard<std::mutex> lock(registryMutex);
+  for (auto &[base, bytes] : registry())
+    mprotect(const_cast<char *>(base), pageRounded(bytes),
+             open ? PROT_READ | PROT_WRITE : PROT_NONE);
 }
 
 } // namespace
@@ -154,7 +187,7 @@ MOCK_EXPORT long sp_mock_count(const char *what) {
 
 bool mock::asyncFailure = false;
 
-bool mock::failsAsynchronously() {
+bool mock::failsAsynchronously(cudaStream_t stream) {
   ++counts.nccl;
   static long calls = 0;
   ++calls;
@@ -174,6 +207,9 @@ bool mock::failsAsynchronously() {
                rank, call);
   std::fflush(stderr);
   asyncFailure = true;
+  // The stream stops at the failed call: what was enqueued before it can
+  // still run, nothing after it does (as a collective that never finishes).
+  mock::stall(stream);
   return true;
 }
 
@@ -233,6 +269,7 @@ struct Op {
   uint64_t recordGeneration = 0;
   MockComm *comm = nullptr; // an NCCL call: its turn on the communicator
   uint64_t ticket = 0;
+  bool stalled = false; // never runs (a failed NCCL call)
 };
 
 struct MockStream {
@@ -281,6 +318,8 @@ MockEvent *eventOf(cudaEvent_t event) {
 }
 
 bool runnable(const Op &op) {
+  if (op.stalled)
+    return false;
   if (op.waitEvent && op.waitEvent->completed < op.waitGeneration)
     return false;
   return !op.comm || op.comm->aborted || op.comm->next == op.ticket;
@@ -300,8 +339,11 @@ bool step() {
       continue;
     Op op = std::move(stream->ops.front());
     stream->ops.pop_front();
-    if (op.work && !(op.comm && op.comm->aborted))
+    if (op.work && !(op.comm && op.comm->aborted)) {
+      setHostAccess(true);
       op.work();
+      setHostAccess(false);
+    }
     if (op.recordEvent && op.recordEvent->completed < op.recordGeneration)
       op.recordEvent->completed = op.recordGeneration;
     if (op.comm)
@@ -358,6 +400,13 @@ void mock::enqueue(cudaStream_t stream, const char *what,
 }
 
 using mock::enqueue;
+
+void mock::stall(cudaStream_t stream) {
+  Op op;
+  op.what = "an NCCL call that failed asynchronously (never completes)";
+  op.stalled = true;
+  push(stream, std::move(op));
+}
 
 namespace {
 
@@ -582,7 +631,7 @@ int pointToPoint(bool send, void *buffer, size_t count, int type, int peer,
   const char *what = send ? "ncclSend" : "ncclRecv";
   if (envSet("SP_MOCK_NCCL_FAIL"))
     return ncclSystemError;
-  if (mock::failsAsynchronously())
+  if (mock::failsAsynchronously(stream))
     return ncclSuccess;
   size_t width = ncclWidth(type);
   if (!comm || width == 0 || peer < 0 || peer >= comm->size ||
@@ -744,6 +793,12 @@ MOCK_EXPORT cudaError_t cudaEventQuery(cudaEvent_t event) {
     return cudaSuccess;
   if (envSet("SP_MOCK_STREAM_HANG"))
     return cudaErrorNotReady;
+  if (mock::asyncFailure) {
+    // Whatever can still run does (the work before the failed call).
+    while (e->completed < e->recorded && step()) {
+    }
+    return e->completed >= e->recorded ? cudaSuccess : cudaErrorNotReady;
+  }
   if (!step())
     deadlock("an event (cudaEventQuery)");
   return cudaErrorNotReady;
@@ -762,10 +817,20 @@ MOCK_EXPORT cudaError_t cudaEventSynchronize(cudaEvent_t event) {
 MOCK_EXPORT cudaError_t cudaMallocAsync(void **pointer, size_t bytes,
                                         cudaStream_t) {
   // Odd sizes still get 256-byte alignment, as cudaMalloc's.
-  void *p = std::aligned_alloc(256, (bytes + 255) / 256 * 256 + 256);
+  void *p = nullptr;
+  if (protectDevice()) {
+    p = mmap(nullptr, pageRounded(bytes), PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+      p = nullptr;
+  } else {
+    p = std::aligned_alloc(256, (bytes + 255) / 256 * 256 + 256);
+  }
   if (!p)
     return cudaErrorMemoryAllocation;
   std::memset(p, 0xA5, bytes); // uninitialized device memory is not zero
+  if (protectDevice())
+    mprotect(p, pageRounded(bytes), PROT_NONE);
   std::lock_guard<std::mutex> lock(registryMutex);
   registry()[static_cast<const char *>(p)] = bytes;
   *pointer = p;
@@ -784,9 +849,13 @@ MOCK_EXPORT cudaError_t cudaFreeAsync(void *pointer, cudaStream_t stream) {
   }
   enqueue(stream, "cudaFreeAsync", [pointer] {
     std::lock_guard<std::mutex> lock(registryMutex);
+    size_t bytes = registry()[static_cast<const char *>(pointer)];
     registry().erase(static_cast<const char *>(pointer));
     freeing.erase(pointer);
-    std::free(pointer);
+    if (protectDevice())
+      munmap(pointer, pageRounded(bytes));
+    else
+      std::free(pointer);
   });
   return cudaSuccess;
 }
@@ -1108,7 +1177,7 @@ MOCK_EXPORT int ncclAllReduce(const void *in, void *out, size_t count, int type,
                               int op, MockComm *comm, cudaStream_t stream) {
   if (envSet("SP_MOCK_NCCL_FAIL"))
     return ncclSystemError;
-  if (mock::failsAsynchronously())
+  if (mock::failsAsynchronously(stream))
     return ncclSuccess;
   need(in, count * ncclWidth(type), "ncclAllReduce (send buffer)");
   need(out, count * ncclWidth(type), "ncclAllReduce (receive buffer)");
@@ -1120,7 +1189,7 @@ MOCK_EXPORT int ncclReduceScatter(const void *in, void *out, size_t count,
                                   cudaStream_t stream) {
   if (envSet("SP_MOCK_NCCL_FAIL"))
     return ncclSystemError;
-  if (mock::failsAsynchronously())
+  if (mock::failsAsynchronously(stream))
     return ncclSuccess;
   if (!comm)
     return ncclInvalidArgument;
@@ -1134,7 +1203,7 @@ MOCK_EXPORT int ncclAllGather(const void *in, void *out, size_t count, int type,
                               MockComm *comm, cudaStream_t stream) {
   if (envSet("SP_MOCK_NCCL_FAIL"))
     return ncclSystemError;
-  if (mock::failsAsynchronously())
+  if (mock::failsAsynchronously(stream))
     return ncclSuccess;
   size_t width = ncclWidth(type);
   if (!comm || width == 0)

@@ -32,8 +32,12 @@ bool envSet(const char *name);
 /// point-to-point call; true for rank R's K-th, which then fails
 /// asynchronously (asyncFailure: streams never finish,
 /// ncclCommGetAsyncError reports an error).
-bool failsAsynchronously();
+/// `stream` is the call's: it stalls there (mock::stall).
+bool failsAsynchronously(cudaStream_t stream);
 extern bool asyncFailure;
+
+/// Enqueues an operation that never runs: `stream` stops there.
+void stall(cudaStream_t stream);
 
 /// Enqueues `work` on `stream`; it runs in stream order, once everything
 /// enqueued on the stream before it (and the events it waited for) has run,

@@ -12,6 +12,7 @@
 namespace mlir::sp {
 
 #define GEN_PASS_DECL_SPCONVERTTOCUDARUNTIME
+#define GEN_PASS_DECL_SPCUDADEVICEBUFFERS
 #include "sp/Conversion/Passes.h.inc"
 
 } // namespace mlir::sp
