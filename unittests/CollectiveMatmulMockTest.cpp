@@ -34,6 +34,7 @@ using namespace mlir::sp::numerics;
 using sp_cuda_abi::CollectiveMatmulCall;
 
 extern "C" int sp_cuda_rt_synchronize();
+extern "C" void *sp_cuda_rt_stream();
 extern "C" void _mlir_ciface_sp_cuda_rt_all_gather_matmul_bf16_f32(
     sp_cuda_abi::UnrankedMemRef *out, sp_cuda_abi::UnrankedMemRef *gathered,
     sp_cuda_abi::UnrankedMemRef *lhs, sp_cuda_abi::UnrankedMemRef *rhs,
@@ -659,6 +660,15 @@ TEST(DeviceResident, EmbedderDevicePointersAreUsedInPlace) {
   EXPECT_EQ(count("device-to-host") - d2h, 1);
   EXPECT_EQ(count("synchronizations") - syncs, 1);
   EXPECT_EQ(count("allocations") - allocations, 1); // the result's only
+  // sp's stream, for an embedder's events.
+  cudaStream_t spStream = static_cast<cudaStream_t>(sp_cuda_rt_stream());
+  ASSERT_NE(spStream, nullptr);
+  cudaEvent_t done;
+  ASSERT_EQ(cudaEventCreateWithFlags(&done, cudaEventDisableTiming),
+            cudaSuccess);
+  ASSERT_EQ(cudaEventRecord(done, spStream), cudaSuccess);
+  ASSERT_EQ(cudaStreamWaitEvent(nullptr, done, 0), cudaSuccess);
+  EXPECT_EQ(cudaEventDestroy(done), cudaSuccess);
   // Still the embedder's: its own free succeeds (a second free would not).
   EXPECT_EQ(cudaFreeAsync(dx, nullptr), cudaSuccess);
   EXPECT_EQ(cudaFreeAsync(dw, nullptr), cudaSuccess);

@@ -199,8 +199,8 @@ public:
                              int64_t bytes, int64_t offset, int64_t *handle,
                              const char *location) = 0;
   virtual int ringShiftWait(int64_t handle, const char *location) = 0;
-  /// Waits for the work that calls left enqueued (the GPU backend with
-  /// SP_CUDA_SYNC=explicit); compiled code calls it, through
+  /// Waits for the work that calls left enqueued (the GPU backend's calls
+  /// on device memory only enqueue); compiled code calls it, through
   /// sp_cuda_rt_function_exit, at the exit of every public function of a
   /// module that calls the runtime. Backends whose calls complete return 0.
   virtual int synchronize(const char *location) {

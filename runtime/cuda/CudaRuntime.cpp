@@ -304,8 +304,8 @@ int toNcclOp(int reduction, const char *location) {
   return -1;
 }
 
-/// Checks the status of an enqueued NCCL call and waits for it (with
-/// SP_CUDA_SYNC=explicit the caller waits when it must).
+/// Checks the status of an enqueued NCCL call and, with SP_CUDA_SYNC=call,
+/// waits for it (otherwise the caller waits when it must).
 int complete(NcclResult r, const char *call, const char *op,
              const char *location) {
   if (r != 0)
@@ -598,6 +598,10 @@ int sp_cuda_rt_synchronize() {
     return 0;
   std::string first = pendingCalls.front().location;
   return waitFor(opOf(first).c_str(), first.c_str());
+}
+
+void *sp_cuda_rt_stream() {
+  return sp_cuda_rt_init_device() == 0 ? static_cast<void *>(stream) : nullptr;
 }
 
 void sp_cuda_rt_finalize() {

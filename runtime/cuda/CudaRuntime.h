@@ -78,19 +78,26 @@ int sp_cuda_rt_reduce_scatter(const void *in, void *out, int64_t outCount,
 int sp_cuda_rt_all_gather(const void *in, void *out, int64_t inCount,
                           int dtype, const char *location);
 
-/// With SP_CUDA_SYNC=explicit in the environment, a norm, quant or
-/// collective of the compiled-code ABI whose buffers are all device memory
-/// (not managed, not host) only enqueues its work on the runtime's stream
-/// and returns; this waits for that work (with the timeout, watching NCCL's
-/// asynchronous errors) and reports a failure with the first such call's op
-/// and location. Call it before reading the results on another stream or
-/// the host. 0 when nothing is pending. Without SP_CUDA_SYNC=explicit every
-/// call waits for its own work (the default; the collective matmuls and ring
-/// shifts always do). Code lowered with sp-convert-to-cuda-runtime calls it
-/// (through sp_cuda_rt_function_exit, the failure going to the error
-/// handler) at the exit of every public function of a module that calls
-/// the runtime.
+/// A call of the compiled-code ABI (a norm, quant, collective or collective
+/// matmul) whose outputs are device memory (not managed, not host) only
+/// enqueues its work on the runtime's stream and returns (errors of the
+/// launch or of the NCCL call itself are reported at the call); a call
+/// that writes host memory copies it back and waits. This waits for the
+/// enqueued work (with the timeout, watching NCCL's asynchronous errors)
+/// and reports a failure with the op and location of the first call whose
+/// work did not complete. Call it before reading the results on another
+/// stream or the host. 0 when nothing is pending. SP_CUDA_SYNC=call makes
+/// every call wait for its own work instead (ring shifts always do). Code
+/// lowered with sp-convert-to-cuda-runtime calls it (through
+/// sp_cuda_rt_function_exit, the failure going to the error handler) at the
+/// exit of every public function of a module that calls the runtime.
 int sp_cuda_rt_synchronize();
+
+/// The runtime's compute stream (a cudaStream_t; created, with the device
+/// selected, on first use; null if there is no usable device): every
+/// kernel, collective and copy of the compiled-code ABI runs on it, so an
+/// embedder can order its own streams against it with events.
+void *sp_cuda_rt_stream();
 
 /// Destroys the communicators, the streams and the cuBLASLt handle (at
 /// exit).
