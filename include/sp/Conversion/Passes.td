@@ -135,7 +135,8 @@ def SPCUDADeviceBuffers : Pass<"sp-cuda-device-buffers", "::mlir::ModuleOp"> {
     buffer becomes device-resident only when every use of it and of its
     views is a runtime call (`sp_cuda_rt_*` with the C interface), a
     `memref.dim`, its `memref.dealloc` or, for a public function's result,
-    the `func.return`:
+    a `func.return` that follows the function's `sp_cuda_rt_function_exit`
+    in the same block:
 
     - a `memref.alloc` of that kind becomes `sp_cuda_rt_device_alloc(bytes)`
       (stream-ordered `cudaMallocAsync`) viewed with `memref.view`, its

@@ -20,6 +20,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/ADT/StringMap.h"
 
@@ -96,18 +97,14 @@ bool onlyRuntimeUses(Value buffer, SymbolTable &symbols,
   return runtime;
 }
 
-/// The `sp_cuda_rt_function_exit` call before `ret` with only
-/// deallocations (and this pass's frees and releases) in between, or null.
+/// The last `sp_cuda_rt_function_exit` call before `ret` in its block, or
+/// null. What bufferization put between the two (deallocations, copies of
+/// other results) does not touch a device buffer, so a result's copy to
+/// the host can go right before the exit's synchronization.
 func::CallOp exitCallBefore(func::ReturnOp ret) {
-  for (Operation *op = ret->getPrevNode(); op; op = op->getPrevNode()) {
-    if (auto call = dyn_cast<func::CallOp>(op)) {
-      if (call.getCallee() == kExit)
-        return call;
-      continue;
-    }
-    if (!isa<memref::DeallocOp, LLVM::AddressOfOp>(op))
-      return nullptr;
-  }
+  for (Operation *op = ret->getPrevNode(); op; op = op->getPrevNode())
+    if (auto call = dyn_cast<func::CallOp>(op); call && call.getCallee() == kExit)
+      return call;
   return nullptr;
 }
 
@@ -186,22 +183,27 @@ private:
            {raw, string(d, dealloc.getLoc(), "a device buffer at " + where)});
       dealloc.erase();
     }
-    for (func::ReturnOp ret : returns) {
+    // One host copy per return, whichever results it is (a return may
+    // list the buffer more than once).
+    llvm::SetVector<Operation *> exits(returns.begin(), returns.end());
+    for (Operation *op : exits) {
+      auto ret = cast<func::ReturnOp>(op);
       func::CallOp exit = exitCallBefore(ret);
       auto function = cast<func::FuncOp>(ret->getParentOp());
       OpBuilder r(exit);
       Location at = ret.getLoc();
       Value host = memref::AllocOp::create(r, at, type, alloc.getDynamicSizes());
+      std::string what;
       for (OpOperand &operand : ret->getOpOperands()) {
         if (operand.get() != alloc.getResult())
           continue;
-        std::string what = ("result " + Twine(operand.getOperandNumber()) +
-                            " of @" + function.getSymName() + " at " +
-                            describeLocation(at))
-                               .str();
-        call(r, at, kResult, {pointer(r, at, host), raw, string(r, at, what)});
+        if (what.empty())
+          what = ("result " + Twine(operand.getOperandNumber()) + " of @" +
+                  function.getSymName() + " at " + describeLocation(at))
+                     .str();
         operand.set(host);
       }
+      call(r, at, kResult, {pointer(r, at, host), raw, string(r, at, what)});
       call(r, at, kFree, {raw, string(r, at, "a device buffer at " + where)});
     }
     alloc.getResult().replaceAllUsesWith(view);

@@ -143,3 +143,35 @@ func.func private @layer(%x: memref<4x8xf32>, %w: memref<8xf32>) -> memref<4x8xf
   memref.dealloc %a : memref<4x8xf32>
   return %b : memref<4x8xf32>
 }
+
+// -----
+
+func.func private @sp_cuda_rt_rms_norm_f32(memref<*xf32>, memref<*xf32>, memref<*xf32>, f32, !llvm.ptr) attributes {llvm.emit_c_interface}
+func.func private @sp_cuda_rt_function_exit(!llvm.ptr)
+llvm.mlir.global internal constant @loc("sp.rms_norm at m.mlir:1:1\00") {addr_space = 0 : i32}
+
+// A buffer returned twice (what canonicalization leaves of a gather over a
+// group of one, found by sp-smith): one host copy for both results, the
+// device buffer freed once.
+// CHECK-LABEL: func.func @twice(
+// CHECK: %[[RAW:.*]] = call @sp_cuda_rt_device_alloc(
+// CHECK: %[[HOST:.*]] = memref.alloc() : memref<4x8xf32>
+// CHECK: call @sp_cuda_rt_result_to_host(%{{.*}}, %[[RAW]], %{{.*}})
+// CHECK-NOT: sp_cuda_rt_result_to_host
+// CHECK: call @sp_cuda_rt_device_free(%[[RAW]], %{{.*}})
+// CHECK-NOT: sp_cuda_rt_device_free
+// CHECK: call @sp_cuda_rt_function_exit(
+// CHECK-NOT: sp_cuda_rt_device_free(%[[RAW]]
+// CHECK: return %[[HOST]], %[[HOST]]
+func.func @twice(%x: memref<4x8xf32>, %w: memref<8xf32>) -> (memref<4x8xf32>, memref<4x8xf32>) {
+  %eps = arith.constant 1.0e-05 : f32
+  %loc = llvm.mlir.addressof @loc : !llvm.ptr
+  %a = memref.alloc() : memref<4x8xf32>
+  %xu = memref.cast %x : memref<4x8xf32> to memref<*xf32>
+  %wu = memref.cast %w : memref<8xf32> to memref<*xf32>
+  %au = memref.cast %a : memref<4x8xf32> to memref<*xf32>
+  call @sp_cuda_rt_rms_norm_f32(%au, %xu, %wu, %eps, %loc) : (memref<*xf32>, memref<*xf32>, memref<*xf32>, f32, !llvm.ptr) -> ()
+  call @sp_cuda_rt_function_exit(%loc) : (!llvm.ptr) -> ()
+  %b = memref.alloc() : memref<4x8xf32>
+  return %a, %a : memref<4x8xf32>, memref<4x8xf32>
+}
