@@ -23,7 +23,6 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
-#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/PDL/IR/PDL.h"
@@ -494,6 +493,13 @@ static void keepUsefulCopies(SequenceParallelismPlan &plan,
   });
 }
 
+/// a * b for counts (>= 0), saturating at int64's maximum.
+static int64_t saturatingMul(int64_t a, int64_t b) {
+  if (a != 0 && b > std::numeric_limits<int64_t>::max() / a)
+    return std::numeric_limits<int64_t>::max();
+  return a * b;
+}
+
 /// How many times `op` runs per call of the public functions: the product of
 /// the constant trip counts of the scf.for loops around it, times the runs
 /// of each call of a private function it is in (a function nothing calls
@@ -506,12 +512,12 @@ timesRun(Operation *op, llvm::DenseMap<Operation *, std::optional<int64_t>> &mem
   for (Operation *parent = op->getParentOp(); parent;
        parent = parent->getParentOp()) {
     if (auto loop = dyn_cast<scf::ForOp>(parent)) {
-      std::optional<int64_t> lb = getConstantIntValue(loop.getLowerBound());
-      std::optional<int64_t> ub = getConstantIntValue(loop.getUpperBound());
-      std::optional<int64_t> step = getConstantIntValue(loop.getStep());
-      if (!lb || !ub || !step || *step <= 0)
+      std::optional<APInt> trips = loop.getStaticTripCount();
+      if (!trips)
         return std::nullopt;
-      times *= *ub > *lb ? (*ub - *lb + *step - 1) / *step : 0;
+      times = saturatingMul(times, trips->getActiveBits() > 63
+                                       ? std::numeric_limits<int64_t>::max()
+                                       : int64_t(trips->getZExtValue()));
       continue;
     }
     if (isa<scf::WhileOp>(parent))
@@ -540,7 +546,7 @@ timesRun(Operation *op, llvm::DenseMap<Operation *, std::optional<int64_t>> &mem
             calls = std::nullopt;
             continue;
           }
-          *calls += *runs;
+          *calls = saturatingAdd(*calls, *runs);
         }
         if (!any)
           calls = 1;
@@ -552,7 +558,7 @@ timesRun(Operation *op, llvm::DenseMap<Operation *, std::optional<int64_t>> &mem
     }
     if (!it->second)
       return std::nullopt;
-    return times * *it->second;
+    return saturatingMul(times, *it->second);
   }
   return times;
 }
@@ -566,10 +572,7 @@ static CollectiveCensus executedCensus(ModuleOp module, int64_t &unknown) {
   llvm::DenseMap<Operation *, std::optional<int64_t>> memo;
   llvm::SmallPtrSet<Operation *, 8> visiting;
   auto add = [](int64_t &to, int64_t count, int64_t times) {
-    int64_t product = count != 0 && times > std::numeric_limits<int64_t>::max() / count
-                          ? std::numeric_limits<int64_t>::max()
-                          : count * times;
-    to = saturatingAdd(to, product);
+    to = saturatingAdd(to, saturatingMul(count, times));
   };
   module.walk([&](Operation *op) {
     if (op->getNumRegions() != 0 || op->getNumResults() == 0 ||

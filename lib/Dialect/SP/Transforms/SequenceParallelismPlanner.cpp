@@ -33,12 +33,13 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/DenseMap.h"
-#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
+
+#include <limits>
 
 using namespace mlir;
 using namespace mlir::sp;
@@ -892,15 +893,16 @@ SequenceParallelismPlan Planner::plan(ModuleOp module) {
     std::string text;
     llvm::raw_string_ostream os(text);
     if (auto loop = dyn_cast<scf::ForOp>(boundary.op)) {
-      std::optional<int64_t> lb = getConstantIntValue(loop.getLowerBound());
-      std::optional<int64_t> ub = getConstantIntValue(loop.getUpperBound());
-      std::optional<int64_t> step = getConstantIntValue(loop.getStep());
-      if (lb && ub && step && *step > 0)
-        boundary.crossings = *ub > *lb ? (*ub - *lb + *step - 1) / *step : 0;
+      std::optional<APInt> trips = loop.getStaticTripCount();
+      if (trips)
+        boundary.crossings =
+            trips->getActiveBits() > 63
+                ? std::numeric_limits<int64_t>::max()
+                : static_cast<int64_t>(trips->getZExtValue());
       os << "the init is sliced on entry and the value yielded is sliced "
             "before the yield; the iter_arg is gathered in the body and the "
             "loop result after the loop where they are used on full rows; ";
-      if (lb && ub && step && *step > 0)
+      if (trips)
         os << boundary.crossings << " iterations";
       else
         os << "a trip count known at run time";
