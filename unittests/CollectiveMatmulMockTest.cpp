@@ -21,6 +21,7 @@
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -674,4 +675,23 @@ TEST(DeviceResident, EmbedderDevicePointersAreUsedInPlace) {
   EXPECT_EQ(cudaFreeAsync(dw, nullptr), cudaSuccess);
   EXPECT_EQ(cudaFreeAsync(dx, nullptr), cudaErrorInvalidValue);
   EXPECT_EQ(cudaStreamSynchronize(nullptr), cudaSuccess);
+}
+
+// SP_MOCK_PROTECT_DEVICE=1, which the count tests run with: host code that
+// touches the mock's device memory dies with SIGSEGV (as on a GPU), so a
+// device-resident buffer that a host loop reads cannot go unnoticed. The
+// death test re-executes this binary (threadsafe style) so that the mock
+// reads the variable afresh in the child.
+TEST(MockGPU, ProtectedDeviceMemoryFaultsOnHostAccess) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        setenv("SP_MOCK_PROTECT_DEVICE", "1", 1);
+        void *p = nullptr;
+        if (cudaMallocAsync(&p, 64, nullptr) != cudaSuccess)
+          std::exit(2);
+        std::printf("%d\n", *static_cast<volatile char *>(p));
+        std::exit(0);
+      },
+      ::testing::KilledBySignal(SIGSEGV), "");
 }
