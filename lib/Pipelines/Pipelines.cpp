@@ -78,12 +78,14 @@ static void addBufferize(OpPassManager &pm) {
 /// module has vector ops (the CPU codegen path) to lower as well.
 static void addLowerToLLVM(OpPassManager &pm, bool vectors) {
   pm.addPass(createConvertLinalgToLoopsPass());
-  // Arithmetic on bf16/fp8 runs in f32 (exact for the products and sums the
-  // numerics use); conversions become integer code.
+  // Arithmetic on bf16/fp8 runs in f32, rounded back after every op as the
+  // IR says (sp-strict-float-casts keeps later folds from dropping those
+  // roundings); conversions become integer code.
   arith::ArithEmulateUnsupportedFloatsOptions emulate;
   emulate.sourceTypeStrs = {"bf16", "f8E4M3FN", "f8E4M3FNUZ"};
   emulate.targetTypeStr = "f32";
   pm.addPass(arith::createArithEmulateUnsupportedFloats(emulate));
+  pm.addPass(sp::createSPStrictFloatCasts());
   pm.addPass(sp::createSPExpandFP8());
   arith::ArithExpandOpsPassOptions expand;
   expand.includeBf16 = true;

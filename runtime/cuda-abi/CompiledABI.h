@@ -134,8 +134,7 @@ inline size_t gemmInputBytes(int type) {
 ///    [m / ranks][n] (sum over ranks, this rank's rows).
 /// The GEMM's numerics: without `scaled`, linalg.matmul's as sp-lower-to-cpu
 /// computes it (operands converted to outType, sums rounded to outType
-/// from +0 in k order, products rounded too except for bf16, whose
-/// emulation keeps a multiply-add's product in f32; HostKernels.h's gemm);
+/// from +0 in k order, products rounded too; HostKernels.h's gemm);
 /// with `scaled` (fp8 operands), f32 products and sums from +0, then
 /// outType(acc * (*lhsScale * *rhsScale)). GPU backends compute in f32
 /// with cuBLASLt and round once (docs/GPU.md states the tolerance).

@@ -106,11 +106,9 @@ inline float gemmOperand(const void *data, int type, int64_t i) {
 
 /// out[rows][n] = lhs[rows][k] x rhs[k][n] with the numerics of the
 /// collective matmul ops' GEMM (CompiledABI.h), as sp-lower-to-cpu computes
-/// linalg.matmul: operands converted to the result type T, sums rounded to
-/// T from +0 in k order, products rounded to T for f16 and f32 but not for
-/// bf16 (the CPU lowering emulates bf16 in f32, and the multiply-add's
-/// product stays in f32: arith-emulate-unsupported-floats marks its
-/// extf/truncf pair `contract`, which folds). Scaled: f32 then
+/// linalg.matmul: operands converted to the result type T, products and
+/// sums rounded to T (bf16 included: sp-strict-float-casts keeps the CPU
+/// lowering's roundings), summed from +0 in k order. Scaled: f32 then
 /// T(acc * (lhsScale * rhsScale)). Bit for bit the CPU path's result.
 inline void gemm(const sp_cuda_abi::CollectiveMatmulCall &c, const void *lhs,
                  int64_t rows, void *out) {
@@ -126,9 +124,7 @@ inline void gemm(const sp_cuda_abi::CollectiveMatmulCall &c, const void *lhs,
           acc = acc + a * b;
           continue;
         }
-        float product = round(a, kind) * round(b, kind);
-        if (kind != ElementKind::BF16)
-          product = round(product, kind);
+        float product = round(round(a, kind) * round(b, kind), kind);
         acc = round(acc + product, kind);
       }
       float value = c.scaled ? round(acc * scale, kind) : acc;

@@ -502,9 +502,8 @@ MOCK_EXPORT cublasStatus_t cublasLtMatmul(
   Layout A = *a, B = *b, C = *c, D = *dl;
   // SP_MOCK_CUBLASLT_NUMERICS=linalg: the CPU path's numerics instead of
   // cuBLASLt's for 16-bit outputs of unscaled GEMMs (HostKernels.h's gemm:
-  // every sum rounded to D's type, and every product too except for bf16,
-  // whose product the CPU lowering contracts into the f32 add). Tests use
-  // it to compare the backend's data movement bit for bit.
+  // every product and every sum rounded to D's type). Tests use it to
+  // compare the backend's data movement bit for bit.
   static const bool linalg = [] {
     const char *v = std::getenv("SP_MOCK_CUBLASLT_NUMERICS");
     return v && std::strcmp(v, "linalg") == 0;
@@ -529,9 +528,7 @@ MOCK_EXPORT cublasStatus_t cublasLtMatmul(
           float y =
               element(bData, B.type, p.transB ? j + l * B.ld : l + j * B.ld);
           if (stepwise) {
-            float product = round(x, kind) * round(y, kind);
-            if (kind != ElementKind::BF16)
-              product = round(product, kind);
+            float product = round(round(x, kind) * round(y, kind), kind);
             acc = round(acc + product, kind);
           } else
             acc = acc + x * y;

@@ -24,4 +24,21 @@ def SPExpandFP8 : Pass<"sp-expand-fp8"> {
                            "::mlir::math::MathDialect"];
 }
 
+def SPStrictFloatCasts : Pass<"sp-strict-float-casts"> {
+  let summary = "Drop the `contract` flag from arith.extf / arith.truncf so "
+                "that every rounding the IR asks for is kept";
+  let description = [{
+    `arith-emulate-unsupported-floats` widens bf16 and fp8 arithmetic to f32
+    and marks the casts it inserts `fastmath<contract>`; `arith.extf` folds
+    `extf(truncf(x))` to `x` when both carry that flag. So a bf16 product
+    feeding a bf16 add (every step of a bf16 `linalg.matmul`) would be added
+    unrounded: `acc + a*b` rounded once, where the IR says
+    `bf16(acc + bf16(a*b))`. This pass, run right after the emulation,
+    removes `contract` from every extf/truncf so that sp's CPU backend (the
+    oracle of the differential tests) computes the IR's roundings exactly.
+    `contract` is a permission, never an obligation, so dropping it keeps
+    the program's meaning.
+  }];
+}
+
 #endif // SP_DIALECT_ARITH_TRANSFORMS_PASSES_TD
