@@ -23,16 +23,24 @@ GPU estimate: per TP GEMM of M x K x N (bf16) whose collective moves S
 bytes (ring: (TP-1)/TP * S per rank), unfused = t_gemm + t_comm; fused =
 t_gemm / chunk_eff + t_comm / TP + max(0, t_comm * (TP-1)/TP - overlap *
 t_gemm / chunk_eff): the first chunk's transfer is exposed, the others hide
-behind the chunk GEMMs up to the overlap efficiency. Its parameters are ASSUMPTIONS unless noted, to be replaced by
-what bench/gpu/check.sh measures on a lent GPU (chunked-GEMM efficiency and
-overlap efficiency):
-  * GEMM throughput 700 TFLOP/s bf16 on H200 (assumption: ~70% of NVIDIA's
-    published 989 TFLOP/s dense bf16 for H100/H200 SXM);
-  * NVLink 360 GB/s per direction (assumption: 80% of the published
-    450 GB/s per direction of NVLink 4; NCCL's maintainer puts the
-    effective rate at 370 GB/s busbw, NVIDIA/nccl-tests#212, see
-    data/cost-profiles);
-  * chunk efficiency 0.9 and overlap efficiency 0.8 (assumptions).
+behind the chunk GEMMs up to the overlap efficiency. Parameters, each with its source:
+  * GEMM throughput 797 TFLOP/s bf16: a published measurement, PyTorch 2.7
+    (cu128) torch.matmul bf16 8192 x 8192 x 8192 on an H100 80GB HBM3 (SXM):
+    797.51 TFLOP/s (788.72 at 4096, 676.59 at 2048),
+    https://github.com/zzc0721/torch-performance-test-data/issues/79; used
+    for H200 as an ASSUMPTION (the same GH100 tensor cores and the same
+    989.5 TFLOP/s dense bf16 peak in NVIDIA's datasheets; H200 adds memory
+    bandwidth, which a GEMM of these shapes does not need);
+  * link 370 GB/s bus bandwidth for all_gather / reduce_scatter on NVLink 4
+    (8 GPUs, NVSwitch): NCCL's maintainer's figure for what nccl-tests
+    measures for these collectives, NVIDIA/nccl-tests#212 (the same value
+    as data/cost-profiles/h200-sxm-ring.json);
+  * chunk efficiency 0.9 (ASSUMPTION: a chunk GEMM has M/TP rows; the
+    measurement above puts a 2048^3 GEMM at 0.85 of the 8192^3 rate, and
+    the chunks here are 2048 or 1024 rows by K >= 1024 by N >= 1280);
+  * overlap efficiency 0.8 (ASSUMPTION: the fraction of the remaining
+    transfers hidden behind chunk GEMMs; nothing published measures it for
+    this schedule). bench/gpu/check.sh measures both on a lent GPU.
 Published end-to-end results, for comparison only (not inputs): vLLM's
 AsyncTP 7-10% at high token counts and ~5% on Llama-3.1-70B FP8 TP4 with
 8192-token prefill; PyTorch's micro-pipelined TP up to 29% forward on Llama-3
@@ -95,16 +103,19 @@ def gpu_estimate(m: int, k: int, n: int, tp: int, comm_bytes: float, p) -> tuple
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--tflops", type=float, default=700.0)
-    parser.add_argument("--link-gbs", type=float, default=360.0)
+    parser.add_argument("--tflops", type=float, default=797.0)
+    parser.add_argument("--link-gbs", type=float, default=370.0)
     parser.add_argument("--chunk-eff", type=float, default=0.9)
     parser.add_argument("--overlap", type=float, default=0.8)
+    parser.add_argument("--gpu-only", action="store_true",
+                        help="recompute only the GPU estimate, keep the recorded CPU table")
     args = parser.parse_args()
-    tools.find_tool("sp-run")
     rows, plot = [], []
     shapes = [(128, 128, 256), (256, 256, 512), (512, 256, 1024)]
+    if not args.gpu_only:
+        tools.find_tool("sp-run")
     with tempfile.TemporaryDirectory() as tmp:
-        for tp in (2, 4):
+        for tp in (() if args.gpu_only else (2, 4)):
             for tokens, hidden, inter in shapes:
                 path = Path(tmp) / f"mlp_{tp}_{tokens}.mlir"
                 path.write_text(mlp_module(tokens, hidden, inter, tp))
@@ -138,20 +149,31 @@ def main() -> None:
 
     paragraphs = [" ".join(p.split()) for p in __doc__.split("\n\n")]
     method = paragraphs[1] + "\n\n" + paragraphs[2]
+    gpu_doc = __doc__.split("\n\n")[3].splitlines()
+    gpu_method = " ".join(gpu_doc[:5]) + "\n\n" + "\n".join(gpu_doc[5:])
+    lines = ["### GPU estimate (analytic; sources and assumptions stated)", "", gpu_method, "",
+             f"Parameters: {args.tflops:g} TFLOP/s and {args.link_gbs:g} GB/s (published "
+             f"measurements, cited above), chunk efficiency {args.chunk_eff:g} and overlap "
+             f"efficiency {args.overlap:g} (assumptions).", "",
+             "| TP | GEMM | M x K x N | unfused (us) | fused (us) | speedup |", "|---|---|---|---|---|---|"]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in gpu_rows]
+    if args.gpu_only:
+        # Replace the GPU section of the recorded table (and of the
+        # collected docs/Benchmarks.md), keeping the CPU measurements.
+        for path in (OUT / "collective_matmul.md", OUT.parent / "Benchmarks.md"):
+            text = path.read_text()
+            start = text.index("### GPU estimate")
+            end = text.find("\n\n", text.index("| 8 | down"))
+            end = len(text.rstrip("\n")) if end < 0 else end
+            path.write_text(text[:start] + "\n".join(lines) + text[end:])
+        return
     write_table(
         "collective_matmul", "Collective matmul on CPU ranks: unfused vs fused + pipelined",
         method, ["TP", "tokens x hidden x intermediate", "outputs", "unfused (ms)",
                  "fused + pipelined (ms)", "ratio"], rows,
         "build/venv/bin/python bench/collective_matmul.py")
-    gpu_method = ("\n".join(__doc__.split("\n\n")[3].splitlines()[:5]).replace("\n", " ")
-                  + "\n\n" + "\n".join(__doc__.split("\n\n")[3].splitlines()[5:]))
-    lines = ["", "### GPU estimate (analytic, assumptions stated)", "", gpu_method, "",
-             f"Parameters: {args.tflops:g} TFLOP/s, {args.link_gbs:g} GB/s, chunk efficiency "
-             f"{args.chunk_eff:g}, overlap efficiency {args.overlap:g} (all assumptions).", "",
-             "| TP | GEMM | M x K x N | unfused (us) | fused (us) | speedup |", "|---|---|---|---|---|---|"]
-    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in gpu_rows]
     with open(OUT / "collective_matmul.md", "a") as f:
-        f.write("\n".join(lines) + "\n")
+        f.write("\n" + "\n".join(lines) + "\n")
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4))
