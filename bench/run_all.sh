@@ -9,10 +9,11 @@ $PY bench/cpu_exec.py
 $PY bench/gpu_model.py
 $PY bench/collective_matmul.py
 $PY bench/collective_crossover.py
+$PY bench/cpu_codegen.py
 {
   cat bench/README.md
   echo
-  for name in compile_time compile_time_forms cpu_exec gpu_model collective_matmul collective_crossover; do
+  for name in compile_time compile_time_forms cpu_exec gpu_model collective_matmul collective_crossover cpu_codegen; do
     # Tables live in docs/bench/; make their image links relative to docs/.
     sed "s|(\(${name}\.png\))|(bench/\1)|" "docs/bench/${name}.md"
     echo
