@@ -41,11 +41,10 @@ static memref::GlobalOp groupDescriptorOf(Operation *op,
 }
 
 namespace {
-/// A collective reads its input and writes a fresh buffer: no aliasing.
-template <typename OpTy>
-struct CollectiveBufferization
-    : public BufferizableOpInterface::ExternalModel<CollectiveBufferization<OpTy>,
-                                                    OpTy> {
+/// An op that reads its input and writes a fresh buffer: no aliasing.
+template <typename ConcreteModel, typename OpTy>
+struct ReadsInputWritesFreshBuffer
+    : public BufferizableOpInterface::ExternalModel<ConcreteModel, OpTy> {
   bool bufferizesToMemoryRead(Operation *, OpOperand &,
                               const AnalysisState &) const {
     return true;
@@ -59,6 +58,22 @@ struct CollectiveBufferization
     return {};
   }
   bool bufferizesToAllocation(Operation *, Value) const { return true; }
+};
+
+/// The dynamic sizes of `buffer`, for an allocation of the same shape.
+SmallVector<Value> dynamicSizesOf(OpBuilder &b, Location loc, Value buffer) {
+  auto type = cast<MemRefType>(buffer.getType());
+  SmallVector<Value> sizes;
+  for (int64_t i = 0; i < type.getRank(); ++i)
+    if (type.isDynamicDim(i))
+      sizes.push_back(memref::DimOp::create(b, loc, buffer, i));
+  return sizes;
+}
+
+/// A collective reads its input and writes a fresh buffer.
+template <typename OpTy>
+struct CollectiveBufferization
+    : public ReadsInputWritesFreshBuffer<CollectiveBufferization<OpTy>, OpTy> {
 
   LogicalResult bufferize(Operation *op, RewriterBase &rewriter,
                           const BufferizationOptions &options,
@@ -80,13 +95,10 @@ struct CollectiveBufferization
     auto inType = cast<MemRefType>(input->getType());
     // The runtime reads contiguous row-major buffers.
     if (!inType.getLayout().isIdentity()) {
-      SmallVector<Value> dynamic;
-      for (int64_t i = 0; i < inType.getRank(); ++i)
-        if (inType.isDynamicDim(i))
-          dynamic.push_back(memref::DimOp::create(rewriter, loc, *input, i));
       auto contiguous = MemRefType::get(inType.getShape(),
                                         inType.getElementType());
-      Value copy = memref::AllocOp::create(rewriter, loc, contiguous, dynamic);
+      Value copy = memref::AllocOp::create(
+          rewriter, loc, contiguous, dynamicSizesOf(rewriter, loc, *input));
       memref::CopyOp::create(rewriter, loc, *input, copy);
       input = copy;
     }
@@ -122,21 +134,7 @@ struct CollectiveBufferization
 /// buffer may be reused at once) and is waited for before the first use of
 /// the result, so that the work in between overlaps with it.
 struct RingShiftBufferization
-    : public BufferizableOpInterface::ExternalModel<RingShiftBufferization,
-                                                    RingShiftOp> {
-  bool bufferizesToMemoryRead(Operation *, OpOperand &,
-                              const AnalysisState &) const {
-    return true;
-  }
-  bool bufferizesToMemoryWrite(Operation *, OpOperand &,
-                               const AnalysisState &) const {
-    return false;
-  }
-  AliasingValueList getAliasingValues(Operation *, OpOperand &,
-                                      const AnalysisState &) const {
-    return {};
-  }
-  bool bufferizesToAllocation(Operation *, Value) const { return true; }
+    : public ReadsInputWritesFreshBuffer<RingShiftBufferization, RingShiftOp> {
 
   LogicalResult bufferize(Operation *op, RewriterBase &rewriter,
                           const BufferizationOptions &options,
@@ -158,16 +156,11 @@ struct RingShiftBufferization
         getBuffer(rewriter, shift.getInput(), options, state);
     if (failed(input))
       return failure();
-    auto inType = cast<MemRefType>(input->getType());
-    SmallVector<Value> dynamic;
-    for (int64_t i = 0; i < inType.getRank(); ++i)
-      if (inType.isDynamicDim(i))
-        dynamic.push_back(memref::DimOp::create(rewriter, loc, *input, i));
     auto resultType = shift.getResult().getType();
     Value output = memref::AllocOp::create(
         rewriter, loc,
         MemRefType::get(resultType.getShape(), resultType.getElementType()),
-        dynamic);
+        dynamicSizesOf(rewriter, loc, *input));
     Type unranked = UnrankedMemRefType::get(resultType.getElementType(), 0);
     Value offset = arith::IndexCastOp::create(
         rewriter, loc, rewriter.getI64Type(), shift.getOffset());
