@@ -70,6 +70,14 @@ void _mlir_ciface_sp_cuda_rt_reduce_scatter_f32(UnrankedMemRef *,
 void _mlir_ciface_sp_cuda_rt_all_gather_f32(UnrankedMemRef *, UnrankedMemRef *,
                                             sp_cuda_abi::GroupDescriptor *,
                                             int64_t, const char *);
+void _mlir_ciface_sp_cuda_rt_matmul_bf16_bf16(UnrankedMemRef *,
+                                              UnrankedMemRef *,
+                                              UnrankedMemRef *, const char *);
+void _mlir_ciface_sp_cuda_rt_matmul_accumulate_f32_f32(UnrankedMemRef *,
+                                                       UnrankedMemRef *,
+                                                       UnrankedMemRef *,
+                                                       UnrankedMemRef *,
+                                                       const char *);
 }
 
 static const char *kLoc = "sp.rms_norm at model.mlir:12:5";
@@ -228,6 +236,55 @@ TEST(CompiledABIDeathTest, AnInstalledHandlerReceivesTheMessage) {
       "m.mlir:1:1: the result buffer is 3, expected 4");
 }
 
+static const char *kMatmul = "linalg.matmul at model.mlir:7:3";
+
+TEST(CompiledABI, MatmulRoundsAsLinalgMatmul) {
+  // bf16: 1 + 2^-8 is a tie (rounds to 1); from +0 each product and each
+  // partial sum is rounded to bf16, in k order: ((0 + 1) + 2^-8) + 2^-8 = 1
+  // where one rounding of the exact sum would give 1 + 2^-7.
+  const float a[3] = {1.0f, 0.00390625f, 0.00390625f};
+  std::vector<uint16_t> lhs(3), rhs(3, floatToBF16(1.0f)), out(1, 0xFFFF);
+  for (int i = 0; i < 3; ++i)
+    lhs[i] = floatToBF16(a[i]);
+  Descriptor dl(lhs.data(), {1, 3}), dr(rhs.data(), {3, 1}),
+      dout(out.data(), {1, 1});
+  _mlir_ciface_sp_cuda_rt_matmul_bf16_bf16(&dout, &dl, &dr, kMatmul);
+  EXPECT_EQ(bf16ToFloat(out[0]), 1.0f);
+}
+
+TEST(CompiledABI, MatmulAccumulatesFromTheInitInPlace) {
+  // out = init + lhs x rhs, the sum from init[i][j] in k order (f32, ulp 8
+  // at 1e8: (1e8 + 3) + 3 stays 1e8, 1e8 + (3 + 3) would not), with out
+  // aliasing init.
+  std::vector<float> lhs = {3, 3, 2, 3}, rhs = {1, 1}, out = {1e8f, 5};
+  Descriptor dl(lhs.data(), {2, 2}), dr(rhs.data(), {2, 1}),
+      dout(out.data(), {2, 1});
+  _mlir_ciface_sp_cuda_rt_matmul_accumulate_f32_f32(&dout, &dout, &dl, &dr,
+                                                    kMatmul);
+  EXPECT_EQ(out[0], 1e8f);
+  EXPECT_EQ(out[1], 10.0f);
+}
+
+TEST(CompiledABIDeathTest, MatmulShapesAreChecked) {
+  std::vector<float> lhs(6), rhs(8), out(8), init(6);
+  Descriptor dl(lhs.data(), {2, 3}), dr(rhs.data(), {4, 2}),
+      dr3(rhs.data(), {3, 2}), dout(out.data(), {2, 2}),
+      dbig(out.data(), {4, 2}), dinit(init.data(), {3, 2});
+  EXPECT_EXIT(_mlir_ciface_sp_cuda_rt_matmul_accumulate_f32_f32(
+                  &dout, &dout, &dl, &dr, kMatmul),
+              ::testing::ExitedWithCode(1),
+              "linalg.matmul at model.mlir:7:3: lhs is 2x3 but rhs is 4x2: "
+              "the contraction sizes differ");
+  EXPECT_EXIT(_mlir_ciface_sp_cuda_rt_matmul_accumulate_f32_f32(
+                  &dbig, &dbig, &dl, &dr3, kMatmul),
+              ::testing::ExitedWithCode(1),
+              "the result \\(init\\) is 4x2, but lhs 2x3 x rhs 3x2 is 2x2");
+  EXPECT_EXIT(_mlir_ciface_sp_cuda_rt_matmul_accumulate_f32_f32(
+                  &dout, &dinit, &dl, &dr3, kMatmul),
+              ::testing::ExitedWithCode(1),
+              "the init buffer is 3x2, expected 2x2");
+}
+
 TEST(CompiledABI, TheSymbolTableListsEveryEntryPoint) {
   size_t count = 0;
   const SPRuntimeSymbol *table = sp_cuda_rt_symbols(&count);
@@ -236,8 +293,10 @@ TEST(CompiledABI, TheSymbolTableListsEveryEntryPoint) {
   // wait and 10 starts; 5 operand x 3 result types x 2 collective matmuls,
   // and 2 fp8 x 3 result types x 2 in the scaled form; the function exit;
   // the device-resident buffers' allocation, free, argument copy and
-  // release, and result copy.
-  EXPECT_EQ(count, 2u + 8u + 10u + 6u + 18u + 1u + 10u + 30u + 12u + 1u + 5u);
+  // release, and result copy; 5 operand x 3 result types x 2 matmuls (from
+  // +0 and accumulating).
+  EXPECT_EQ(count,
+            2u + 8u + 10u + 6u + 18u + 1u + 10u + 30u + 12u + 1u + 5u + 30u);
   for (size_t i = 0; i < count; ++i)
     EXPECT_NE(table[i].address, nullptr) << table[i].name;
 }

@@ -339,6 +339,41 @@ void collectiveMatmul(bool gather, int inType, int outType, bool scaled,
         location);
 }
 
+/// Every matmul entry point: lhs [m][k], rhs [k][n], out (and init) [m][n],
+/// checked before the backend sees them.
+void matmul(int inType, int outType, UnrankedMemRef *out, UnrankedMemRef *init,
+            UnrankedMemRef *lhs, UnrankedMemRef *rhs, const char *location) {
+  OpRecord record(location);
+  size_t in = gemmInputBytes(inType), width = elementBytes(outType);
+  View a = view(lhs, in, "lhs", location), b = view(rhs, in, "rhs", location);
+  View o = view(out, width, "result", location);
+  if (a.rank != 2 || b.rank != 2 || o.rank != 2)
+    fatal(location, "the operands must be 2-D, got lhs %s, rhs %s, result %s",
+          shapeOf(a).c_str(), shapeOf(b).c_str(), shapeOf(o).c_str());
+  MatmulCall call;
+  call.inType = inType;
+  call.outType = outType;
+  call.m = a.size(0);
+  call.k = a.size(1);
+  call.n = b.size(1);
+  if (b.size(0) != call.k)
+    fatal(location, "lhs is %s but rhs is %s: the contraction sizes differ",
+          shapeOf(a).c_str(), shapeOf(b).c_str());
+  if (o.size(0) != call.m || o.size(1) != call.n)
+    fatal(location, "the result (init) is %s, but lhs %s x rhs %s is %lldx%lld",
+          shapeOf(o).c_str(), shapeOf(a).c_str(), shapeOf(b).c_str(),
+          (long long)call.m, (long long)call.n);
+  call.lhs = a.data;
+  call.rhs = b.data;
+  call.out = o.data;
+  if (init) {
+    View i = view(init, width, "init", location);
+    sameShape(o, i, "init", location);
+    call.init = i.data;
+  }
+  check(backend().matmul(call, location), location);
+}
+
 int64_t ringShiftStart(UnrankedMemRef *in, UnrankedMemRef *out, size_t width,
                        int64_t offset, GroupDescriptor *group,
                        const char *location) {
@@ -581,6 +616,22 @@ SP_FOR_EVERY_GEMM_TYPE_PAIR(SP_GEMMS)
 SP_FOR_EVERY_SCALED_GEMM_TYPE_PAIR(SP_SCALED_GEMMS)
 #undef SP_SCALED_GEMMS
 
+/// linalg.matmul: out = lhs x rhs from +0 (the init was a fill of +0.0),
+/// or out = init + lhs x rhs.
+#define SP_MATMULS(IN, INSTORAGE, INCODE, OUT, OUTSTORAGE, OUTCODE)            \
+  SP_EXPORT void _mlir_ciface_sp_cuda_rt_matmul_##IN##_##OUT(                  \
+      UnrankedMemRef *out, UnrankedMemRef *lhs, UnrankedMemRef *rhs,           \
+      const char *location) {                                                  \
+    matmul(INCODE, OUTCODE, out, nullptr, lhs, rhs, location);                 \
+  }                                                                            \
+  SP_EXPORT void _mlir_ciface_sp_cuda_rt_matmul_accumulate_##IN##_##OUT(       \
+      UnrankedMemRef *out, UnrankedMemRef *init, UnrankedMemRef *lhs,          \
+      UnrankedMemRef *rhs, const char *location) {                             \
+    matmul(INCODE, OUTCODE, out, init, lhs, rhs, location);                    \
+  }
+SP_FOR_EVERY_GEMM_TYPE_PAIR(SP_MATMULS)
+#undef SP_MATMULS
+
 SP_EXPORT const SPRuntimeSymbol *sp_cuda_rt_symbols(size_t *count) {
 #define E(NAME) {#NAME, reinterpret_cast<void *>(&NAME)},
 #define REDUCING(NAME, STORAGE, CODE)                                          \
@@ -601,6 +652,9 @@ SP_EXPORT const SPRuntimeSymbol *sp_cuda_rt_symbols(size_t *count) {
 #define SCALED_GEMMS(IN, INS, INC, OUT, OUTS, OUTC)                            \
   E(_mlir_ciface_sp_cuda_rt_all_gather_matmul_scaled_##IN##_##OUT)             \
   E(_mlir_ciface_sp_cuda_rt_matmul_reduce_scatter_scaled_##IN##_##OUT)
+#define MATMULS(IN, INS, INC, OUT, OUTS, OUTC)                                 \
+  E(_mlir_ciface_sp_cuda_rt_matmul_##IN##_##OUT)                               \
+  E(_mlir_ciface_sp_cuda_rt_matmul_accumulate_##IN##_##OUT)
   static const SPRuntimeSymbol table[] = {
       E(sp_cuda_rt_rank)
       E(sp_cuda_rt_world_size)
@@ -618,7 +672,9 @@ SP_EXPORT const SPRuntimeSymbol *sp_cuda_rt_symbols(size_t *count) {
       SP_FOR_EVERY_GATHERED_TYPE(SHIFT)
       SP_FOR_EVERY_GEMM_TYPE_PAIR(GEMMS)
       SP_FOR_EVERY_SCALED_GEMM_TYPE_PAIR(SCALED_GEMMS)
+      SP_FOR_EVERY_GEMM_TYPE_PAIR(MATMULS)
   };
+#undef MATMULS
 #undef SCALED_GEMMS
 #undef GEMMS
 #undef SHIFT

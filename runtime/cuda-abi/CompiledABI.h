@@ -151,6 +151,24 @@ struct CollectiveMatmulCall {
   int64_t m = 0, k = 0, n = 0;
 };
 
+/// One linalg.matmul (sp-convert-to-cuda-runtime): row-major, contiguous
+/// buffers, lhs [m][k], rhs [k][n], out [m][n]; out = init + lhs x rhs, or
+/// lhs x rhs from +0 when `init` is null (the init was a fill of +0.0).
+/// `init` has out's shape and may be `out` itself. The numerics are
+/// CollectiveMatmulCall's unscaled GEMM's (operands converted to outType,
+/// products and sums rounded to outType in k order), the sum starting from
+/// init[i][j]; GPU backends compute in f32 with cuBLASLt (beta = 1 with an
+/// init) and round once (docs/GPU.md states the tolerance).
+struct MatmulCall {
+  int inType = GemmF32; // GemmInput of lhs and rhs
+  int outType = F32;    // DType of out (and init): F32, F16 or BF16
+  const void *lhs = nullptr;
+  const void *rhs = nullptr;
+  const void *init = nullptr;
+  void *out = nullptr;
+  int64_t m = 0, k = 0, n = 0;
+};
+
 /// What a runtime library provides. Each function returns 0 on success, or
 /// non-zero after setting the message that lastError() returns, which
 /// starts with `location`. Collectives run over `group`: "rank" below is
@@ -190,6 +208,8 @@ public:
   virtual int matmulReduceScatter(const Group &group,
                                   const CollectiveMatmulCall &call,
                                   const char *location) = 0;
+  /// See MatmulCall: one GEMM, no communication.
+  virtual int matmul(const MatmulCall &call, const char *location) = 0;
   /// sp.ring_shift of `bytes` bytes: send `in` to rank (r + offset) mod n,
   /// receive into `out` from rank (r - offset) mod n. Start may return
   /// before the transfer is done (the caller may reuse `in` at once);

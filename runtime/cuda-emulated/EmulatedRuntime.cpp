@@ -97,6 +97,11 @@ public:
     return 0;
   }
 
+  int matmul(const sp_cuda_abi::MatmulCall &c, const char *) override {
+    sp_host_kernels::matmul(c);
+    return 0;
+  }
+
   int ringShiftStart(const Group &group, const void *in, void *out,
                      int64_t bytes, int64_t offset, int64_t *handle,
                      const char *) override {

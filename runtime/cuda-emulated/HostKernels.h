@@ -110,13 +110,16 @@ inline float gemmOperand(const void *data, int type, int64_t i) {
 /// sums rounded to T (bf16 included: sp-strict-float-casts keeps the CPU
 /// lowering's roundings), summed from +0 in k order. Scaled: f32 then
 /// T(acc * (lhsScale * rhsScale)). Bit for bit the CPU path's result.
+/// With `init` ([rows][n] of T, unscaled only), the sum starts from
+/// init[i][j] instead of +0: linalg.matmul's accumulation into its init.
 inline void gemm(const sp_cuda_abi::CollectiveMatmulCall &c, const void *lhs,
-                 int64_t rows, void *out) {
+                 int64_t rows, void *out, const void *init = nullptr) {
   ElementKind kind = kindOf(c.outType);
   float scale = c.scaled ? *c.lhsScale * *c.rhsScale : 1.0f;
   for (int64_t i = 0; i < rows; ++i)
     for (int64_t j = 0; j < c.n; ++j) {
-      float acc = 0.0f;
+      float acc =
+          init ? toFloat(load(init, c.outType, i * c.n + j), kind) : 0.0f;
       for (int64_t kk = 0; kk < c.k; ++kk) {
         float a = gemmOperand(lhs, c.inType, i * c.k + kk);
         float b = gemmOperand(c.rhs, c.inType, kk * c.n + j);
@@ -130,6 +133,20 @@ inline void gemm(const sp_cuda_abi::CollectiveMatmulCall &c, const void *lhs,
       float value = c.scaled ? round(acc * scale, kind) : acc;
       store(out, c.outType, i * c.n + j, fromFloat(value, kind));
     }
+}
+
+/// One linalg.matmul (MatmulCall): gemm's numerics, from the init when
+/// there is one. `out` may be `init` (each element is read before it is
+/// written).
+inline void matmul(const sp_cuda_abi::MatmulCall &m) {
+  sp_cuda_abi::CollectiveMatmulCall c;
+  c.inType = m.inType;
+  c.outType = m.outType;
+  c.rhs = m.rhs;
+  c.m = m.m;
+  c.k = m.k;
+  c.n = m.n;
+  gemm(c, m.lhs, m.m, m.out, m.init);
 }
 
 } // namespace sp_host_kernels

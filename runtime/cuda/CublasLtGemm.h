@@ -15,7 +15,8 @@
 // FP8 scales go to A_SCALE_POINTER (rhs's) and B_SCALE_POINTER (lhs's).
 //
 // Numerics: compute type CUBLAS_COMPUTE_32F (f32 accumulation, one rounding
-// to the output type, no TF32), alpha 1, beta 0. Output types cuBLASLt has
+// to the output type, no TF32), alpha 1, beta 0 (beta 1 with a C: the
+// plain matmul's init). Output types cuBLASLt has
 // no kernel for with these operands (f32 operands to bf16/f16, f16 to bf16,
 // bf16 to f16) are computed into an f32 D that the caller rounds.
 //
@@ -261,16 +262,19 @@ public:
     return "";
   }
 
-  /// Enqueues d = lhs x rhs on `stream` (rhs transposed to [n][k] for FP8);
-  /// returns a message, empty on success. Nothing to do for empty shapes.
+  /// Enqueues d = lhs x rhs on `stream` (rhs transposed to [n][k] for FP8),
+  /// or d = c + lhs x rhs (beta 1) with a `c` of d's type and layout (d
+  /// itself allowed; it must be as aligned as planned); returns a message,
+  /// empty on success. Nothing to do for empty shapes.
   std::string run(const void *rhs, const void *lhs, void *dOut,
-                  cudaStream_t stream) {
+                  cudaStream_t stream, const void *c = nullptr) {
     std::string why;
     if (empty())
       return why;
     const float one = 1.0f, zero = 0.0f;
-    ok(api.cublasLtMatmul(handle, desc, &one, rhs, a, lhs, b, &zero, dOut, d,
-                          dOut, d, &algo, workspaceBytes ? workspace : nullptr,
+    ok(api.cublasLtMatmul(handle, desc, &one, rhs, a, lhs, b,
+                          c ? &one : &zero, c ? c : dOut, d, dOut, d, &algo,
+                          workspaceBytes ? workspace : nullptr,
                           workspaceBytes, stream),
        "cublasLtMatmul", why);
     return why;

@@ -863,9 +863,10 @@ int exchange(NcclComm c, const void *send, int64_t to, void *receive,
   return 0;
 }
 
-/// ready(), then cuBLASLt: loaded, a handle, the workspace.
-int blasReady(const char *location) {
-  if (ready(location) != 0)
+/// ready() (with `init`: the plain matmul needs no NCCL), then cuBLASLt:
+/// loaded, a handle, the workspace.
+int blasReady(const char *location, int (*init)() = sp_cuda_rt_init) {
+  if (ready(location, init) != 0)
     return 1;
   if (ltHandle)
     return 0;
@@ -987,23 +988,51 @@ public:
         "the transpose kernel launch", location);
   }
 
-  /// Enqueues out = lhsRows x rhs for the planned number of rows.
-  int run(const void *lhsRows, void *out) {
+  /// Enqueues out = lhsRows x rhs for the planned number of rows, or
+  /// out = init + lhsRows x rhs (the plain matmul's init, of out's type;
+  /// planned with its alignment).
+  int run(const void *lhsRows, void *out, const void *init = nullptr) {
     if (count == 0)
       return 0;
     size_t bytes = size_t(count) * sp_cuda_abi::elementBytes(outType);
+    if (k == 0 && init) // an empty sum: the init
+      return init == out ? 0
+                         : cudaCheck(cudaMemcpyAsync(out, init, bytes,
+                                                     cudaMemcpyDeviceToDevice,
+                                                     stream),
+                                     "cudaMemcpyAsync", location);
     if (k == 0) // an empty sum: +0
       return cudaCheck(cudaMemsetAsync(out, 0, bytes, stream),
                        "cudaMemsetAsync", location);
     void *d = f32.pointer ? f32.pointer : out;
-    std::string why = gemm.run(rhs, lhsRows, d, stream);
+    // cuBLASLt adds C (beta 1) only in D's type: with an f32 D the init is
+    // added after the rounding, below.
+    std::string why =
+        gemm.run(rhs, lhsRows, d, stream, f32.pointer ? nullptr : init);
     if (!why.empty())
       return fail("%s: %s", location, why.c_str());
-    if (f32.pointer &&
+    if (!f32.pointer)
+      return 0;
+    if (!init)
+      return cudaCheck(static_cast<cudaError_t>(sp_cuda_round_f32(
+                           outType, out,
+                           static_cast<const float *>(f32.pointer), count,
+                           stream)),
+                       "the rounding kernel launch", location);
+    // out = T(init + T(product)) in f32 (two roundings): [init][product]
+    // summed by the partial sums kernel.
+    if (cudaCheck(cudaMallocAsync(&sums.pointer, 2 * bytes, stream),
+                  "cudaMallocAsync", location) ||
+        cudaCheck(cudaMemcpyAsync(sums.pointer, init, bytes,
+                                  cudaMemcpyDeviceToDevice, stream),
+                  "cudaMemcpyAsync", location) ||
         cudaCheck(static_cast<cudaError_t>(sp_cuda_round_f32(
-                      outType, out, static_cast<const float *>(f32.pointer),
-                      count, stream)),
-                  "the rounding kernel launch", location))
+                      outType, static_cast<char *>(sums.pointer) + bytes,
+                      static_cast<const float *>(f32.pointer), count, stream)),
+                  "the rounding kernel launch", location) ||
+        cudaCheck(static_cast<cudaError_t>(sp_cuda_sum_partials(
+                      outType, out, sums.pointer, 2, count, stream)),
+                  "the partial sums kernel launch", location))
       return 1;
     return 0;
   }
@@ -1011,7 +1040,7 @@ public:
 private:
   sp_cublaslt::Gemm<CublasLtApi> gemm;
   const char *location;
-  Scratch transposed, f32;
+  Scratch transposed, f32, sums;
   const void *rhs = nullptr;
   int outType = sp_cuda_abi::F32;
   int64_t count = 0, k = 0;
@@ -1376,6 +1405,43 @@ public:
                   "the partial sums kernel launch", location))
       return 1;
     return staging.finish("sp.matmul_reduce_scatter");
+  }
+
+  /// linalg.matmul: one cuBLASLt GEMM on the stream (beta 1 with an init),
+  /// no NCCL.
+  int matmul(const sp_cuda_abi::MatmulCall &call,
+             const char *location) override {
+    sp_cuda_abi::CollectiveMatmulCall c;
+    c.inType = call.inType;
+    c.outType = call.outType;
+    c.lhs = call.lhs;
+    c.rhs = call.rhs;
+    c.out = call.out;
+    c.m = call.m;
+    c.k = call.k;
+    c.n = call.n;
+    if (checkGemm(c, c.m, 256, location) ||
+        blasReady(location, sp_cuda_rt_init_device))
+      return 1;
+    size_t outBytes =
+        size_t(c.m * c.n) * sp_cuda_abi::elementBytes(c.outType);
+    if (outBytes == 0)
+      return 0;
+    Staging staging(location);
+    const void *init = call.init;
+    if (stageGemm(staging, c,
+                  size_t(c.m * c.k) * sp_cuda_abi::gemmInputBytes(c.inType), 0,
+                  outBytes) ||
+        (init && staging.input(init, outBytes)))
+      return 1;
+    unsigned alignment = std::min(alignmentOf(c.lhs, 0), alignmentOf(c.out, 0));
+    if (init)
+      alignment = std::min(alignment, alignmentOf(init, 0));
+    ChunkGemms gemm(location);
+    if (gemm.plan(c, c.m, alignment) || gemm.prepare(c) ||
+        gemm.run(c.lhs, c.out, init))
+      return 1;
+    return staging.finish("linalg.matmul");
   }
 
   int ringShiftStart(const sp_cuda_abi::Group &group, const void *in,

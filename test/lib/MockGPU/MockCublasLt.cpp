@@ -502,13 +502,17 @@ MOCK_EXPORT cublasStatus_t cublasLtMatmul(
   Layout A = *a, B = *b, C = *c, D = *dl;
   // SP_MOCK_CUBLASLT_NUMERICS=linalg: the CPU path's numerics instead of
   // cuBLASLt's for 16-bit outputs of unscaled GEMMs (HostKernels.h's gemm:
-  // every product and every sum rounded to D's type). Tests use it to
-  // compare the backend's data movement bit for bit.
+  // every product and every sum rounded to D's type), and for unscaled
+  // GEMMs with a C (alpha 1, beta 1: linalg.matmul's init) a sum that
+  // starts from C instead of adding it at the end. Tests use it to compare
+  // the backend's data movement bit for bit.
   static const bool linalg = [] {
     const char *v = std::getenv("SP_MOCK_CUBLASLT_NUMERICS");
     return v && std::strcmp(v, "linalg") == 0;
   }();
   bool stepwise = linalg && D.type != CUDA_R_32F && !d->aScale && !d->bScale;
+  bool fromC = linalg && !d->aScale && !d->bScale && alphaValue == 1.0f &&
+               betaValue == 1.0f;
   ElementKind kind = D.type == CUDA_R_16F    ? ElementKind::F16
                      : D.type == CUDA_R_16BF ? ElementKind::BF16
                                              : ElementKind::F32;
@@ -521,7 +525,7 @@ MOCK_EXPORT cublasStatus_t cublasLtMatmul(
     float scale = (aScale ? *aScale : 1.0f) * (bScale ? *bScale : 1.0f);
     for (uint64_t j = 0; j < p.n; ++j)
       for (uint64_t i = 0; i < p.m; ++i) {
-        float acc = 0.0f;
+        float acc = fromC ? element(cData, C.type, i + j * C.ld) : 0.0f;
         for (uint64_t l = 0; l < p.k; ++l) {
           float x =
               element(aData, A.type, p.transA ? l + i * A.ld : i + l * A.ld);
@@ -535,7 +539,7 @@ MOCK_EXPORT cublasStatus_t cublasLtMatmul(
         }
         float value = scaled ? scale * acc : acc;
         value = alphaValue * value;
-        if (betaValue != 0.0f)
+        if (betaValue != 0.0f && !fromC)
           value = value + betaValue * element(cData, C.type, i + j * C.ld);
         store(dData, D.type, i + j * D.ld, value);
       }
