@@ -102,6 +102,8 @@ def SPConvertToCUDARuntime
     | `sp.quant(sp.rms_norm)` | `sp_cuda_rt_rms_norm_quant_<T>_<F8>` | one kernel |
     | `sp.quant(sp.fused_add_rms_norm)` | `sp_cuda_rt_fused_add_rms_norm_quant_<T>_<F8>` | one kernel |
     | `sp.all_slice` | `tensor.extract_slice` at this rank's index in the group | (no communication) |
+    | `linalg.matmul` (init a fill of +0.0) | `sp_cuda_rt_matmul_<in>_<out>` | one cuBLASLt GEMM, beta 0 |
+    | `linalg.matmul` (any other init) | `sp_cuda_rt_matmul_accumulate_<in>_<out>` | one cuBLASLt GEMM, beta 1 |
 
     Calls that communicate take the group's descriptor (a constant
     `memref.global @__sp_group_<name>`, `[ndims, grid..., naxes, axes...]`,
@@ -109,6 +111,14 @@ def SPConvertToCUDARuntime
     (`ncclCommSplit` of the job's for a group with a layout). `sp.all_slice`
     and `sp.group_rank` use this rank's index in the group, computed from
     `sp_cuda_rt_rank()` as on the CPU path.
+
+    `linalg.matmul` on tensors (default indexing maps) is converted when
+    both operands have one type of f32, f16, bf16 or f8E4M3FN (FP8: static
+    k and n multiples of 16) and the result is f32, f16 or bf16; others
+    stay linalg. With a fill of +0.0 as its init, the fill is not read
+    (and erased when nothing else uses it); otherwise the init is an input
+    and the call computes init + lhs x rhs. The result has the init's
+    shape; the runtime reports lhs/rhs/init shapes that disagree.
 
     A norm whose only user is an `sp.quant` is fused with it: the
     normalized activations never reach memory (bitwise the same result).

@@ -17,10 +17,12 @@
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Dominance.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "llvm/ADT/StringMap.h"
@@ -259,6 +261,16 @@ struct ConvertToCUDARuntimePass
           });
     }
 
+    // linalg.matmul on tensors -> one cuBLASLt GEMM; those the runtime
+    // cannot run stay (host loops, or another GPU lowering).
+    SmallVector<linalg::MatmulOp> matmuls;
+    walkOwn<linalg::MatmulOp>(module, [&](linalg::MatmulOp op) {
+      if (matmulUnsupported(op).empty())
+        matmuls.push_back(op);
+    });
+    for (linalg::MatmulOp op : matmuls)
+      convertMatmul(calls, op);
+
     // The exit of every public function of a module that calls the runtime
     // is a synchronization point: a no-op unless calls left work enqueued
     // (SP_CUDA_SYNC=explicit with device buffers; CudaRuntime.h).
@@ -404,6 +416,90 @@ struct ConvertToCUDARuntimePass
         result.replaceAllUsesWith(
             calls.result(b, loc, gathered, gatheredType));
     op.erase();
+  }
+
+  /// Why the runtime cannot run `op` (empty when it can): the GEMMs are the
+  /// collective matmuls' (cuBLASLt), with linalg.matmul's numerics
+  /// (operands converted to the result type, sums in it; CompiledABI.h's
+  /// MatmulCall).
+  static std::string matmulUnsupported(linalg::MatmulOp op) {
+    if (!op.hasPureTensorSemantics())
+      return "not on tensors";
+    if (op.hasUserDefinedMaps())
+      return "transposed or broadcast operands (indexing_maps)";
+    Type lhs = elementOf(op.getInputs()[0]), rhs = elementOf(op.getInputs()[1]);
+    Type out = elementOf(op.getOutputs()[0]);
+    if (lhs != rhs)
+      return "operands of different types";
+    // FNUZ: cuBLASLt has no such GEMM, the op is better left to the CPU.
+    if (!isCollectiveMatmulInputType(lhs, /*scaled=*/false) ||
+        isa<Float8E4M3FNUZType>(lhs))
+      return "operands cuBLASLt does not multiply";
+    if (!isKernelActivationType(out))
+      return "a result type other than f32, f16 and bf16";
+    // cuBLASLt's FP8 GEMMs: k and n multiples of 16 (dynamic: checked by
+    // the runtime).
+    if (isa<Float8E4M3FNType>(lhs)) {
+      auto type = cast<RankedTensorType>(op.getInputs()[1].getType());
+      for (int64_t size : type.getShape())
+        if (!ShapedType::isDynamic(size) && size % 16 != 0)
+          return "an FP8 GEMM whose k or n is not a multiple of 16";
+    }
+    return "";
+  }
+
+  /// The linalg.fill of +0.0 that `init` is, if it is one: the GEMM then
+  /// starts from +0 (beta 0) without reading it.
+  static linalg::FillOp zeroFill(Value init) {
+    auto fill = init.getDefiningOp<linalg::FillOp>();
+    if (!fill || !fill.hasPureTensorSemantics() ||
+        !matchPattern(fill.getInputs()[0], m_PosZeroFloat()))
+      return nullptr;
+    return fill;
+  }
+
+  /// linalg.matmul -> sp_cuda_rt_matmul_<in>_<out>(out, lhs, rhs) when its
+  /// init is a fill of +0.0 (the fill then dies), else
+  /// sp_cuda_rt_matmul_accumulate_<in>_<out>(out, init, lhs, rhs): out =
+  /// init + lhs x rhs. The result has the init's shape; the runtime checks
+  /// it against lhs and rhs.
+  void convertMatmul(RuntimeCalls &calls, linalg::MatmulOp op) {
+    OpBuilder b(op);
+    Location loc = op.getLoc();
+    Value lhs = op.getInputs()[0], rhs = op.getInputs()[1];
+    Value init = op.getOutputs()[0];
+    auto type = cast<RankedTensorType>(op.getResultTypes()[0]);
+    linalg::FillOp fill = zeroFill(init);
+    // The sizes of what the fill fills (a tensor.empty's, usually), so that
+    // nothing of the fill stays alive.
+    Value shaped = fill ? fill.getOutputs()[0] : init;
+    SmallVector<Value> sizes;
+    if (auto empty = shaped.getDefiningOp<tensor::EmptyOp>())
+      llvm::append_range(sizes, empty.getDynamicSizes());
+    else
+      sizes = RuntimeCalls::dynamicSizes(b, loc, shaped);
+    Value out = calls.allocate(b, loc, type, sizes);
+    SmallVector<Value> args{calls.unranked(b, loc, out)};
+    if (!fill)
+      args.push_back(calls.input(b, loc, init));
+    args.push_back(calls.input(b, loc, lhs));
+    args.push_back(calls.input(b, loc, rhs));
+    args.push_back(calls.location(b, op));
+    std::string name = (Twine("sp_cuda_rt_matmul_") +
+                        (fill ? "" : "accumulate_") +
+                        elementSuffix(elementOf(lhs)) + "_" +
+                        elementSuffix(type.getElementType()))
+                           .str();
+    calls.call(b, loc, name, args);
+    op->getResult(0).replaceAllUsesWith(calls.result(b, loc, out, type));
+    op.erase();
+    if (fill && fill->use_empty()) {
+      Value filled = fill.getOutputs()[0];
+      fill.erase();
+      if (auto empty = filled.getDefiningOp<tensor::EmptyOp>();
+          empty && empty->use_empty())
+        empty.erase();
+    }
   }
 
   /// ring_shift -> a start at the op and a wait before the first use of its
