@@ -115,7 +115,12 @@ def SPConvertToCUDARuntime
     `linalg.matmul` on tensors (default indexing maps) is converted when
     both operands have one type of f32, f16, bf16 or f8E4M3FN (FP8: static
     k and n multiples of 16) and the result is f32, f16 or bf16; others
-    stay linalg. With a fill of +0.0 as its init, the fill is not read
+    stay linalg. A `linalg.generic` that is `linalg.matmul` written out
+    (maps (m, k), (k, n) -> (m, n), m and n parallel, k a reduction; a body
+    that converts the operands to the result type with `arith.extf` or
+    `arith.truncf`, multiplies them and adds the product to the output, with
+    no fast-math flags or rounding modes) is converted too. With a fill of
+    +0.0 as its init, the fill is not read
     (and erased when nothing else uses it); otherwise the init is an input
     and the call computes init + lhs x rhs. The result has the init's
     shape; the runtime reports lhs/rhs/init shapes that disagree.

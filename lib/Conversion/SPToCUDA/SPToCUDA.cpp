@@ -263,12 +263,15 @@ struct ConvertToCUDARuntimePass
 
     // linalg.matmul on tensors -> one cuBLASLt GEMM; those the runtime
     // cannot run stay (host loops, or another GPU lowering).
-    SmallVector<linalg::MatmulOp> matmuls;
-    walkOwn<linalg::MatmulOp>(module, [&](linalg::MatmulOp op) {
-      if (matmulUnsupported(op).empty())
+    // So do linalg.generics that are linalg.matmul written out.
+    SmallVector<linalg::LinalgOp> matmuls;
+    walkOwn<linalg::LinalgOp>(module, [&](linalg::LinalgOp op) {
+      if ((isa<linalg::MatmulOp>(op) ||
+           (isa<linalg::GenericOp>(op) && isPlainMatmul(op))) &&
+          matmulUnsupported(op).empty())
         matmuls.push_back(op);
     });
-    for (linalg::MatmulOp op : matmuls)
+    for (linalg::LinalgOp op : matmuls)
       convertMatmul(calls, op);
 
     // The exit of every public function of a module that calls the runtime
@@ -422,13 +425,15 @@ struct ConvertToCUDARuntimePass
   /// collective matmuls' (cuBLASLt), with linalg.matmul's numerics
   /// (operands converted to the result type, sums in it; CompiledABI.h's
   /// MatmulCall).
-  static std::string matmulUnsupported(linalg::MatmulOp op) {
+  static std::string matmulUnsupported(linalg::LinalgOp op) {
     if (!op.hasPureTensorSemantics())
       return "not on tensors";
-    if (op.hasUserDefinedMaps())
+    if (auto matmul = dyn_cast<linalg::MatmulOp>(op.getOperation());
+        matmul && matmul.hasUserDefinedMaps())
       return "transposed or broadcast operands (indexing_maps)";
-    Type lhs = elementOf(op.getInputs()[0]), rhs = elementOf(op.getInputs()[1]);
-    Type out = elementOf(op.getOutputs()[0]);
+    Value lhsValue = op.getDpsInputs()[0], rhsValue = op.getDpsInputs()[1];
+    Type lhs = elementOf(lhsValue), rhs = elementOf(rhsValue);
+    Type out = elementOf(op.getDpsInits()[0]);
     if (lhs != rhs)
       return "operands of different types";
     // FNUZ: cuBLASLt has no such GEMM, the op is better left to the CPU.
@@ -440,12 +445,76 @@ struct ConvertToCUDARuntimePass
     // cuBLASLt's FP8 GEMMs: k and n multiples of 16 (dynamic: checked by
     // the runtime).
     if (isa<Float8E4M3FNType>(lhs)) {
-      auto type = cast<RankedTensorType>(op.getInputs()[1].getType());
+      auto type = cast<RankedTensorType>(rhsValue.getType());
       for (int64_t size : type.getShape())
         if (!ShapedType::isDynamic(size) && size % 16 != 0)
           return "an FP8 GEMM whose k or n is not a multiple of 16";
     }
     return "";
+  }
+
+  /// Whether `op` (a linalg.generic) is linalg.matmul written out: two
+  /// inputs and an init indexed (m, k), (k, n) -> (m, n) with m, n parallel
+  /// and k a reduction, and a body that converts the operands to the
+  /// result type as linalg.matmul does (arith.extf / arith.truncf, or
+  /// nothing), multiplies them and adds the product to the output, with no
+  /// fast-math flags or rounding modes that would change the numerics.
+  static bool isPlainMatmul(linalg::LinalgOp op) {
+    if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
+        op->getNumRegions() != 1 || op->getRegion(0).getBlocks().size() != 1)
+      return false;
+    MLIRContext *context = op.getContext();
+    AffineExpr m, n, k;
+    bindDims(context, m, n, k);
+    SmallVector<SmallVector<AffineExpr, 4>> exprs{{m, k}, {k, n}, {m, n}};
+    if (op.getIndexingMapsArray() !=
+        AffineMap::inferFromExprList(exprs, context))
+      return false;
+    using utils::IteratorType;
+    if (op.getIteratorTypesArray() !=
+        SmallVector<IteratorType>{IteratorType::parallel,
+                                  IteratorType::parallel,
+                                  IteratorType::reduction})
+      return false;
+    Block &body = op->getRegion(0).front();
+    Type out = elementOf(op.getDpsInits()[0]);
+    auto plain = [](Operation *arith) {
+      auto fast = dyn_cast<arith::ArithFastMathInterface>(arith);
+      arith::FastMathFlagsAttr flags =
+          fast ? fast.getFastMathFlagsAttr() : nullptr;
+      return !arith->hasAttr("roundingmode") &&
+             (!flags || flags.getValue() == arith::FastMathFlags::none);
+    };
+    auto yield = dyn_cast<linalg::YieldOp>(body.getTerminator());
+    auto add = yield && yield->getNumOperands() == 1
+                   ? yield->getOperand(0).getDefiningOp<arith::AddFOp>()
+                   : nullptr;
+    if (!add || add.getType() != out || !plain(add))
+      return false;
+    Value acc = body.getArgument(2);
+    Value product = add.getLhs() == acc   ? add.getRhs()
+                    : add.getRhs() == acc ? add.getLhs()
+                                          : Value();
+    auto mul = product ? product.getDefiningOp<arith::MulFOp>() : nullptr;
+    if (!mul || !plain(mul))
+      return false;
+    // Each factor: the block argument of that operand, converted to `out`.
+    unsigned ops = 3; // mulf, addf, yield
+    auto factorOf = [&](Value value, BlockArgument argument) {
+      if (value == argument)
+        return argument.getType() == out;
+      Operation *cast = value.getDefiningOp();
+      if (!cast || !isa<arith::ExtFOp, arith::TruncFOp>(cast) ||
+          cast->getOperand(0) != argument || !plain(cast))
+        return false;
+      ++ops;
+      return true;
+    };
+    BlockArgument a = body.getArgument(0), b = body.getArgument(1);
+    if (!(factorOf(mul.getLhs(), a) && factorOf(mul.getRhs(), b)) &&
+        !(factorOf(mul.getLhs(), b) && factorOf(mul.getRhs(), a)))
+      return false;
+    return body.getOperations().size() == ops;
   }
 
   /// The linalg.fill of +0.0 that `init` is, if it is one: the GEMM then
@@ -463,12 +532,12 @@ struct ConvertToCUDARuntimePass
   /// sp_cuda_rt_matmul_accumulate_<in>_<out>(out, init, lhs, rhs): out =
   /// init + lhs x rhs. The result has the init's shape; the runtime checks
   /// it against lhs and rhs.
-  void convertMatmul(RuntimeCalls &calls, linalg::MatmulOp op) {
+  void convertMatmul(RuntimeCalls &calls, linalg::LinalgOp op) {
     OpBuilder b(op);
     Location loc = op.getLoc();
-    Value lhs = op.getInputs()[0], rhs = op.getInputs()[1];
-    Value init = op.getOutputs()[0];
-    auto type = cast<RankedTensorType>(op.getResultTypes()[0]);
+    Value lhs = op.getDpsInputs()[0], rhs = op.getDpsInputs()[1];
+    Value init = op.getDpsInits()[0];
+    auto type = cast<RankedTensorType>(op->getResultTypes()[0]);
     linalg::FillOp fill = zeroFill(init);
     // The sizes of what the fill fills (a tensor.empty's, usually), so that
     // nothing of the fill stays alive.
@@ -492,7 +561,7 @@ struct ConvertToCUDARuntimePass
                            .str();
     calls.call(b, loc, name, args);
     op->getResult(0).replaceAllUsesWith(calls.result(b, loc, out, type));
-    op.erase();
+    op->erase();
     if (fill && fill->use_empty()) {
       Value filled = fill.getOutputs()[0];
       fill.erase();

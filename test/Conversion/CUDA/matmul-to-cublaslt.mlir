@@ -173,3 +173,98 @@ func.func @buffers(%a: memref<4x8xf32>, %b: memref<8x4xf32>, %c: memref<4x4xf32>
   linalg.matmul ins(%a, %b : memref<4x8xf32>, memref<8x4xf32>) outs(%c : memref<4x4xf32>)
   return
 }
+
+// -----
+
+// linalg.generics that are linalg.matmul written out (maps (m, k), (k, n)
+// -> (m, n); the operands converted to the result type, multiplied, added
+// to the output; either order of the commutative mulf and addf) are GEMMs
+// too.
+#lhs = affine_map<(m, n, k) -> (m, k)>
+#rhs = affine_map<(m, n, k) -> (k, n)>
+#out = affine_map<(m, n, k) -> (m, n)>
+// CHECK-LABEL: func.func @generics
+// CHECK-NOT: linalg.generic
+// CHECK-NOT: linalg.fill
+// CHECK: call @sp_cuda_rt_matmul_bf16_bf16(
+// CHECK: call @sp_cuda_rt_matmul_accumulate_f32_bf16(
+// CHECK-NOT: linalg.generic
+func.func @generics(%a: tensor<8x16xbf16>, %b: tensor<16x4xbf16>, %x: tensor<8x16xf32>, %y: tensor<16x4xf32>,
+                    %c: tensor<8x4xbf16>) -> (tensor<8x4xbf16>, tensor<8x4xbf16>) {
+  %zero = arith.constant 0.0 : bf16
+  %e = tensor.empty() : tensor<8x4xbf16>
+  %f = linalg.fill ins(%zero : bf16) outs(%e : tensor<8x4xbf16>) -> tensor<8x4xbf16>
+  %0 = linalg.generic {indexing_maps = [#lhs, #rhs, #out], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : tensor<8x16xbf16>, tensor<16x4xbf16>) outs(%f : tensor<8x4xbf16>) {
+  ^bb0(%in: bf16, %in2: bf16, %acc: bf16):
+    %p = arith.mulf %in, %in2 : bf16
+    %s = arith.addf %acc, %p : bf16
+    linalg.yield %s : bf16
+  } -> tensor<8x4xbf16>
+  %1 = linalg.generic {indexing_maps = [#lhs, #rhs, #out], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %y : tensor<8x16xf32>, tensor<16x4xf32>) outs(%c : tensor<8x4xbf16>) {
+  ^bb0(%in: f32, %in2: f32, %acc: bf16):
+    %l = arith.truncf %in : f32 to bf16
+    %r = arith.truncf %in2 : f32 to bf16
+    %p = arith.mulf %r, %l : bf16
+    %s = arith.addf %p, %acc : bf16
+    linalg.yield %s : bf16
+  } -> tensor<8x4xbf16>
+  return %0, %1 : tensor<8x4xbf16>, tensor<8x4xbf16>
+}
+
+// -----
+
+// Generics whose numerics or indexing are not linalg.matmul's stay: fast-math
+// flags (the CPU path may contract or reassociate), a rounding mode on the
+// conversion, one more op in the body, a transposed rhs, a reduction over m.
+#lhs = affine_map<(m, n, k) -> (m, k)>
+#rhs = affine_map<(m, n, k) -> (k, n)>
+#rhsT = affine_map<(m, n, k) -> (n, k)>
+#out = affine_map<(m, n, k) -> (m, n)>
+// CHECK-LABEL: func.func @not_matmuls
+// CHECK-NOT: call @sp_cuda_rt_matmul
+// CHECK-COUNT-5: linalg.generic
+// CHECK-NOT: call @sp_cuda_rt_matmul
+func.func @not_matmuls(%a: tensor<8x16xf32>, %b: tensor<16x4xf32>, %bt: tensor<4x16xf32>, %c: tensor<8x4xf32>, %h: tensor<8x4xf16>)
+    -> (tensor<8x4xf32>, tensor<8x4xf16>, tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>) {
+  %0 = linalg.generic {indexing_maps = [#lhs, #rhs, #out], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : tensor<8x16xf32>, tensor<16x4xf32>) outs(%c : tensor<8x4xf32>) {
+  ^bb0(%in: f32, %in2: f32, %acc: f32):
+    %p = arith.mulf %in, %in2 fastmath<contract> : f32
+    %s = arith.addf %acc, %p fastmath<contract> : f32
+    linalg.yield %s : f32
+  } -> tensor<8x4xf32>
+  %1 = linalg.generic {indexing_maps = [#lhs, #rhs, #out], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : tensor<8x16xf32>, tensor<16x4xf32>) outs(%h : tensor<8x4xf16>) {
+  ^bb0(%in: f32, %in2: f32, %acc: f16):
+    %l = arith.truncf %in toward_zero : f32 to f16
+    %r = arith.truncf %in2 : f32 to f16
+    %p = arith.mulf %l, %r : f16
+    %s = arith.addf %acc, %p : f16
+    linalg.yield %s : f16
+  } -> tensor<8x4xf16>
+  %2 = linalg.generic {indexing_maps = [#lhs, #rhs, #out], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : tensor<8x16xf32>, tensor<16x4xf32>) outs(%c : tensor<8x4xf32>) {
+  ^bb0(%in: f32, %in2: f32, %acc: f32):
+    %p = arith.mulf %in, %in2 : f32
+    %s = arith.addf %acc, %p : f32
+    %r = arith.maximumf %s, %acc : f32
+    linalg.yield %r : f32
+  } -> tensor<8x4xf32>
+  %3 = linalg.generic {indexing_maps = [#lhs, #rhsT, #out], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %bt : tensor<8x16xf32>, tensor<4x16xf32>) outs(%c : tensor<8x4xf32>) {
+  ^bb0(%in: f32, %in2: f32, %acc: f32):
+    %p = arith.mulf %in, %in2 : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<8x4xf32>
+  %4 = linalg.generic {indexing_maps = [#lhs, #rhs, #out], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : tensor<8x16xf32>, tensor<16x4xf32>) outs(%c : tensor<8x4xf32>) {
+  ^bb0(%in: f32, %in2: f32, %acc: f32):
+    %p = arith.mulf %in, %in : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<8x4xf32>
+  return %0, %1, %2, %3, %4 : tensor<8x4xf32>, tensor<8x4xf16>, tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>
+}
