@@ -7,7 +7,9 @@
 // defines: f32 products summed in k order from +0, one rounding (bit for
 // bit). Buffers in host memory (staged by the runtime) and in "device"
 // memory (used in place), odd shapes (alignments below 16 bytes), k = 0,
-// the errors. The multi-rank pipelines run in test/CUDA/collective-matmul-
+// the errors. The plain matmul (linalg.matmul's call) likewise, from +0
+// and from an init (beta 1, or the rounded f32 D plus the init), in place
+// too. The multi-rank pipelines run in test/CUDA/collective-matmul-
 // mock.test. A separate binary: the mock library exports the same entry
 // points as the GPU runtime SPTests links.
 //
@@ -293,6 +295,114 @@ TEST(CollectiveMatmulMock, Errors) {
   EXPECT_NE(backend.ringShiftWait(99, "m.mlir:8:8"), 0);
   EXPECT_EQ(lastError(), "m.mlir:8:8: wait for an unknown or finished "
                          "sp.ring_shift (handle 99)");
+}
+
+namespace {
+/// Whether cuBLASLt writes `out` from `in` operands itself (CublasLtGemm.h's
+/// directOutput); otherwise the runtime rounds an f32 D.
+bool direct(int in, int out) {
+  return out == sp_cuda_abi::F32 || in == sp_cuda_abi::GemmF8E4M3FN ||
+         (in == sp_cuda_abi::GemmF16 && out == sp_cuda_abi::F16) ||
+         (in == sp_cuda_abi::GemmBF16 && out == sp_cuda_abi::BF16);
+}
+
+/// Backend::matmul (linalg.matmul) on one rank against cuBLASLt's
+/// definition: T(sum) from +0; with an init, T(init + sum) (beta 1) where
+/// cuBLASLt writes T, else T(init + T(sum)) (the f32 D rounded, then the
+/// partial sums kernel). `inPlace`: out is the init's buffer.
+void checkMatmul(int inType, int outType, bool withInit, int64_t m, int64_t k,
+                 int64_t n, bool inPlace = false) {
+  SCOPED_TRACE("matmul in " + std::to_string(inType) + " out " +
+               std::to_string(outType) + (withInit ? " + init" : "") +
+               (inPlace ? " in place" : "") + " " + std::to_string(m) + "x" +
+               std::to_string(k) + "x" + std::to_string(n));
+  std::mt19937 rng(unsigned(inType * 13 + outType * 5 + m + k + n));
+  std::vector<uint8_t> lhs = random(inType, m * k, rng);
+  std::vector<uint8_t> rhs = random(inType, k * n, rng);
+  int initType = outType == sp_cuda_abi::F32    ? sp_cuda_abi::GemmF32
+                 : outType == sp_cuda_abi::F16 ? sp_cuda_abi::GemmF16
+                                               : sp_cuda_abi::GemmBF16;
+  std::vector<uint8_t> init = random(initType, m * n, rng);
+  std::vector<uint8_t> sum = expected(lhs, rhs, inType, sp_cuda_abi::F32, m,
+                                      k, n, 1.0f);
+  ElementKind kind = kindOf(outType);
+  std::vector<uint8_t> want(size_t(m * n) * outBytes(outType));
+  for (int64_t i = 0; i < m * n; ++i) {
+    float acc = operand(sum, sp_cuda_abi::GemmF32, i);
+    float value = acc;
+    if (withInit) {
+      float c = operand(init, initType, i);
+      value = k == 0 ? c
+              : direct(inType, outType)
+                  ? c + acc
+                  : c + toFloat(fromFloat(acc, kind), kind);
+    }
+    uint32_t bits = fromFloat(value, kind);
+    std::memcpy(want.data() + i * outBytes(outType), &bits, outBytes(outType));
+  }
+  std::vector<uint8_t> out(want.size(), 0xEE);
+  sp_cuda_abi::MatmulCall call;
+  call.inType = inType;
+  call.outType = outType;
+  call.lhs = lhs.data();
+  call.rhs = rhs.data();
+  call.init = withInit ? init.data() : nullptr;
+  call.out = inPlace ? init.data() : out.data();
+  call.m = m;
+  call.k = k;
+  call.n = n;
+  ASSERT_EQ(sp_cuda_abi::backend().matmul(call, "linalg.matmul at m.mlir:2:8"),
+            0)
+      << lastError();
+  EXPECT_EQ(inPlace ? init : out, want);
+}
+} // namespace
+
+TEST(PlainMatmulMock, EveryTypePairFromZeroAndFromAnInit) {
+  for (int in : {sp_cuda_abi::GemmF32, sp_cuda_abi::GemmF16,
+                 sp_cuda_abi::GemmBF16, sp_cuda_abi::GemmF8E4M3FN})
+    for (int out : {sp_cuda_abi::F32, sp_cuda_abi::F16, sp_cuda_abi::BF16})
+      for (bool init : {false, true})
+        checkMatmul(in, out, init, 8, 32, 16);
+}
+
+TEST(PlainMatmulMock, OddShapesEmptySumsAndInPlace) {
+  checkMatmul(sp_cuda_abi::GemmF32, sp_cuda_abi::F32, true, 3, 5, 7);
+  checkMatmul(sp_cuda_abi::GemmBF16, sp_cuda_abi::BF16, true, 3, 5, 7);
+  checkMatmul(sp_cuda_abi::GemmF32, sp_cuda_abi::BF16, true, 5, 3, 9);
+  checkMatmul(sp_cuda_abi::GemmBF16, sp_cuda_abi::BF16, false, 4, 0, 6);
+  checkMatmul(sp_cuda_abi::GemmBF16, sp_cuda_abi::BF16, true, 4, 0, 6);
+  checkMatmul(sp_cuda_abi::GemmF16, sp_cuda_abi::F16, true, 4, 8, 8,
+              /*inPlace=*/true);
+  checkMatmul(sp_cuda_abi::GemmF32, sp_cuda_abi::F16, true, 4, 8, 8,
+              /*inPlace=*/true);
+  checkMatmul(sp_cuda_abi::GemmBF16, sp_cuda_abi::F32, false, 0, 8, 8);
+}
+
+TEST(PlainMatmulMock, Errors) {
+  std::vector<uint8_t> lhs(64 * 48), rhs(48 * 32), out(64 * 32 * 2);
+  sp_cuda_abi::MatmulCall call;
+  call.inType = sp_cuda_abi::GemmF8E4M3FN;
+  call.outType = sp_cuda_abi::BF16;
+  call.lhs = lhs.data();
+  call.rhs = rhs.data();
+  call.out = out.data();
+  call.m = 64;
+  call.k = 40;
+  call.n = 32;
+  auto &backend = sp_cuda_abi::backend();
+  EXPECT_NE(backend.matmul(call, "linalg.matmul at m.mlir:3:3"), 0);
+  EXPECT_EQ(lastError(), "linalg.matmul at m.mlir:3:3: cuBLASLt's FP8 GEMMs "
+                         "need the contraction size and the columns to be "
+                         "multiples of 16, got k = 40, n = 32");
+  call.k = 48;
+  call.inType = sp_cuda_abi::GemmBF16;
+  setenv("SP_MOCK_CUBLASLT_FAIL", "1", 1);
+  EXPECT_NE(backend.matmul(call, "linalg.matmul at m.mlir:4:4"), 0);
+  unsetenv("SP_MOCK_CUBLASLT_FAIL");
+  EXPECT_EQ(lastError(), "linalg.matmul at m.mlir:4:4: cublasLtMatmul "
+                         "failed: CUBLAS_STATUS_EXECUTION_FAILED (mock "
+                         "cuBLASLt failure)");
 }
 
 // One rank: the shift is a copy; the input may be reused before the wait.
