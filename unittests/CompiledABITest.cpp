@@ -300,3 +300,90 @@ TEST(CompiledABI, TheSymbolTableListsEveryEntryPoint) {
   for (size_t i = 0; i < count; ++i)
     EXPECT_NE(table[i].address, nullptr) << table[i].name;
 }
+
+//===----------------------------------------------------------------------===//
+// GPU kernels without a GPU: the emulated backend runs a launch's host twin
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// What the last twin run saw.
+int64_t twinDims[6];
+int64_t twinScalar = 0;
+float *twinBuffer = nullptr;
+
+/// A twin as sp-gpu-launch-twins makes them: one pointer per argument.
+void fakeTwin(void **params, int64_t *dims) {
+  std::memcpy(twinDims, dims, sizeof(twinDims));
+  std::memcpy(&twinScalar, params[0], sizeof(int64_t));
+  std::memcpy(&twinBuffer, params[1], sizeof(float *));
+  for (int64_t i = 0; i < dims[0] * dims[3]; ++i)
+    twinBuffer[i] = float(twinScalar);
+}
+
+const int64_t kFakeKinds[] = {8, 8 | sp_cuda_abi::kTwinPointer};
+char fakeBinary[] = "not a cubin";
+} // namespace
+
+TEST(CompiledABI, KernelLaunchesRunTheirHostTwin) {
+  std::vector<float> buffer(6, 0.0f);
+  int64_t scalar = 3;
+  float *data = buffer.data();
+  void *params[] = {&scalar, &data};
+  void *module = mgpuModuleLoad(fakeBinary, sizeof(fakeBinary));
+  void *kernel = mgpuModuleGetFunction(module, "k");
+  void *stream = mgpuStreamCreate();
+  sp_cuda_rt_kernel_twin(&fakeTwin, kFakeKinds, 2, "gpu.launch_func @m at m.mlir:3:5");
+  mgpuLaunchKernel(kernel, 2, 1, 1, 3, 1, 1, 0, stream, params, nullptr, 2);
+  mgpuStreamSynchronize(stream);
+  mgpuStreamDestroy(stream);
+  mgpuModuleUnload(module);
+  const int64_t expected[6] = {2, 1, 1, 3, 1, 1};
+  for (int i = 0; i < 6; ++i)
+    EXPECT_EQ(twinDims[i], expected[i]) << i;
+  EXPECT_EQ(twinBuffer, buffer.data());
+  for (float value : buffer)
+    EXPECT_EQ(value, 3.0f);
+}
+
+TEST(CompiledABI, KernelArgumentsAreCopied) {
+  int64_t scalar = 5;
+  float value = 1.5f;
+  float *pointer = &value;
+  void *params[] = {&scalar, &pointer};
+  sp_cuda_abi::KernelTwin twin{&fakeTwin, kFakeKinds, 2, "here"};
+  sp_cuda_abi::KernelArguments copied(twin, params);
+  scalar = 6; // the launch's own storage changes after the launch
+  int64_t seen = 0;
+  std::memcpy(&seen, copied.params()[0], sizeof(seen));
+  EXPECT_EQ(seen, 5);
+  ASSERT_EQ(copied.pointerArguments().size(), 1u);
+  EXPECT_EQ(copied.pointerArguments()[0], static_cast<void *>(&value));
+}
+
+TEST(CompiledABIDeathTest, ALaunchWithoutATwinIsReported) {
+  void *params[] = {nullptr};
+  EXPECT_EXIT(
+      {
+        void *module = mgpuModuleLoad(fakeBinary, sizeof(fakeBinary));
+        mgpuLaunchKernel(mgpuModuleGetFunction(module, "k"), 1, 1, 1, 1, 1,
+                         1, 0, nullptr, params, nullptr, 1);
+      },
+      ::testing::ExitedWithCode(1),
+      "this runtime has no GPU and runs kernels through their host twins, "
+      "and this launch has none");
+}
+
+TEST(CompiledABIDeathTest, ATwinOfAnotherKernelIsReported) {
+  int64_t scalar = 0;
+  void *params[] = {&scalar};
+  EXPECT_EXIT(
+      {
+        sp_cuda_rt_kernel_twin(&fakeTwin, kFakeKinds, 2,
+                               "gpu.launch_func @m at m.mlir:4:5");
+        mgpuLaunchKernel(mgpuModuleGetFunction(nullptr, "k"), 1, 1, 1, 1, 1,
+                         1, 0, nullptr, params, nullptr, 1);
+      },
+      ::testing::ExitedWithCode(1),
+      "gpu.launch_func @m at m.mlir:4:5: the launch passes 1 arguments, its "
+      "host twin takes 2");
+}

@@ -632,6 +632,90 @@ SP_FOR_EVERY_SCALED_GEMM_TYPE_PAIR(SP_SCALED_GEMMS)
 SP_FOR_EVERY_GEMM_TYPE_PAIR(SP_MATMULS)
 #undef SP_MATMULS
 
+//===----------------------------------------------------------------------===//
+// GPU kernels compiled by upstream's GPU path: the mgpu* functions that
+// gpu.binary and gpu.launch_func become in LLVM IR (upstream's names and
+// signatures; Debian ships no library with them), on the runtime's stream
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// The twin the next launch on this thread gets (sp_cuda_rt_kernel_twin),
+/// and the one of the launch being made.
+thread_local KernelTwin nextTwin;
+thread_local const KernelTwin *currentTwin = nullptr;
+/// Stands for a stream: every launch runs on the runtime's stream.
+char theStream;
+} // namespace
+
+const KernelTwin *sp_cuda_abi::launchingTwin() { return currentTwin; }
+
+/// The host twin and location of the launch that follows (sp-gpu-launch-twins
+/// calls it right before each gpu.launch_func).
+SP_EXPORT void sp_cuda_rt_kernel_twin(void (*run)(void **, int64_t *),
+                                      const int64_t *kinds, int64_t count,
+                                      const char *location) {
+  nextTwin = KernelTwin{run, kinds, count, location};
+}
+
+/// A gpu.binary's cubin or fatbin, from the module's global constructor.
+SP_EXPORT void *mgpuModuleLoad(void *data, size_t bytes) {
+  const char *location = "loading a gpu.binary";
+  void *module = nullptr;
+  check(backend().loadModule(data, bytes, &module, location), location);
+  return module;
+}
+
+/// A gpu.binary of PTX (format=isa), NUL-terminated; compiled by the driver.
+SP_EXPORT void *mgpuModuleLoadJIT(void *data, int optLevel) {
+  (void)optLevel;
+  return mgpuModuleLoad(data, std::strlen(static_cast<char *>(data)) + 1);
+}
+
+SP_EXPORT void mgpuModuleUnload(void *module) {
+  check(backend().unloadModule(module), "unloading a gpu.binary");
+}
+
+SP_EXPORT void *mgpuModuleGetFunction(void *module, const char *name) {
+  void *kernel = nullptr;
+  check(backend().kernelOf(module, name, &kernel, nextTwin.location),
+        nextTwin.location);
+  return kernel;
+}
+
+/// Launches never need a stream of their own: they run on the runtime's,
+/// in order with its calls, and the function's exit synchronizes it.
+SP_EXPORT void *mgpuStreamCreate() { return &theStream; }
+SP_EXPORT void mgpuStreamDestroy(void *) {}
+SP_EXPORT void mgpuStreamSynchronize(void *) {}
+
+SP_EXPORT void mgpuLaunchKernel(void *kernel, intptr_t gridX, intptr_t gridY,
+                                intptr_t gridZ, intptr_t blockX,
+                                intptr_t blockY, intptr_t blockZ,
+                                int32_t sharedBytes, void *stream,
+                                void **params, void **extra,
+                                size_t paramCount) {
+  (void)stream, (void)extra;
+  KernelTwin twin = nextTwin;
+  nextTwin = KernelTwin();
+  const char *location = twin.location;
+  if (twin.run && size_t(twin.count) != paramCount)
+    fatal(location, "the launch passes %zu arguments, its host twin takes "
+                    "%lld",
+          paramCount, static_cast<long long>(twin.count));
+  int64_t grid[3] = {gridX, gridY, gridZ};
+  int64_t block[3] = {blockX, blockY, blockZ};
+  currentTwin = &twin;
+  int status = backend().launchKernel(kernel, grid, block,
+                                      unsigned(sharedBytes), params, twin);
+  currentTwin = nullptr;
+  if (status == -1)
+    fatal(location,
+          "this runtime has no GPU and runs kernels through their host "
+          "twins, and this launch has none (lower with sp-lower-to-cuda, "
+          "whose sp-gpu-launch-twins gives every launch one)");
+  check(status, location);
+}
+
 SP_EXPORT const SPRuntimeSymbol *sp_cuda_rt_symbols(size_t *count) {
 #define E(NAME) {#NAME, reinterpret_cast<void *>(&NAME)},
 #define REDUCING(NAME, STORAGE, CODE)                                          \
@@ -669,6 +753,15 @@ SP_EXPORT const SPRuntimeSymbol *sp_cuda_rt_symbols(size_t *count) {
       E(_mlir_ciface_sp_cuda_rt_argument_to_device)
       E(_mlir_ciface_sp_cuda_rt_argument_release)
       E(_mlir_ciface_sp_cuda_rt_result_to_host)
+      E(sp_cuda_rt_kernel_twin)
+      E(mgpuModuleLoad)
+      E(mgpuModuleLoadJIT)
+      E(mgpuModuleUnload)
+      E(mgpuModuleGetFunction)
+      E(mgpuStreamCreate)
+      E(mgpuStreamDestroy)
+      E(mgpuStreamSynchronize)
+      E(mgpuLaunchKernel)
       SP_FOR_EVERY_GATHERED_TYPE(SHIFT)
       SP_FOR_EVERY_GEMM_TYPE_PAIR(GEMMS)
       SP_FOR_EVERY_SCALED_GEMM_TYPE_PAIR(SCALED_GEMMS)

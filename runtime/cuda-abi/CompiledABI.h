@@ -169,6 +169,61 @@ struct MatmulCall {
   int64_t m = 0, k = 0, n = 0;
 };
 
+/// A kernel launch's host twin (sp-gpu-launch-twins hands one to every
+/// launch through sp_cuda_rt_kernel_twin): `run(params, dims)` runs the
+/// kernel's whole grid on the host, from the same gpu.func body as the
+/// binary (sp-gpu-kernel-host-twins); `dims` is the grid's x, y, z sizes
+/// then the block's. `kinds[i]` is argument i's size in bytes, plus
+/// kTwinPointer when it is a pointer.
+struct KernelTwin {
+  void (*run)(void **params, int64_t *dims) = nullptr;
+  const int64_t *kinds = nullptr;
+  int64_t count = 0;
+  const char *location = "a GPU kernel launch";
+};
+constexpr int64_t kTwinPointer = int64_t(1) << 32;
+
+/// Runs a twin over `grid` x `block` on this thread.
+inline void runKernelTwin(const KernelTwin &twin, void **params,
+                          const int64_t grid[3], const int64_t block[3]) {
+  int64_t dims[6] = {grid[0], grid[1], grid[2], block[0], block[1], block[2]};
+  twin.run(params, dims);
+}
+
+/// A launch's arguments, copied: a launch that runs after its call returns
+/// (on a mock GPU's stream) cannot read the caller's, which are gone.
+class KernelArguments {
+public:
+  KernelArguments(const KernelTwin &twin, void **params) {
+    for (int64_t i = 0; i < twin.count; ++i) {
+      size_t bytes = size_t(twin.kinds[i] & (kTwinPointer - 1));
+      const char *value = static_cast<const char *>(params[i]);
+      values.emplace_back(value, value + bytes);
+      if (twin.kinds[i] & kTwinPointer) {
+        void *pointer;
+        std::memcpy(&pointer, value, sizeof(pointer));
+        pointers.push_back(pointer);
+      }
+    }
+    for (std::vector<char> &value : values)
+      params_.push_back(value.data());
+  }
+  void **params() { return params_.data(); }
+  /// The values of the pointer arguments (memref descriptors' allocated
+  /// and aligned pointers).
+  const std::vector<void *> &pointerArguments() const { return pointers; }
+
+private:
+  std::vector<std::vector<char>> values;
+  std::vector<void *> params_;
+  std::vector<void *> pointers;
+};
+
+/// The twin of the launch this thread is making: set by mgpuLaunchKernel
+/// around Backend::launchKernel, for a mock GPU whose cudaLaunchKernel
+/// runs it; null outside a launch.
+const KernelTwin *launchingTwin();
+
 /// What a runtime library provides. Each function returns 0 on success, or
 /// non-zero after setting the message that lastError() returns, which
 /// starts with `location`. Collectives run over `group`: "rank" below is
@@ -272,6 +327,44 @@ public:
       std::memcpy(host, device, size_t(bytes));
     return 0;
   }
+
+  // GPU kernels that upstream's GPU path compiled (gpu-module-to-binary in
+  // sp-lower-to-cuda) and launches through the mgpu* functions
+  // (CompiledABI.cpp). The defaults serve backends without a GPU: there is
+  // nothing to load, and a launch runs its host twin at once.
+
+  /// `*module` = a handle of the binary (`bytes` bytes at `data`, which
+  /// stays valid until unloadModule); it may load lazily.
+  virtual int loadModule(const void *data, size_t bytes, void **module,
+                         const char *location) {
+    (void)bytes, (void)location;
+    *module = const_cast<void *>(data);
+    return 0;
+  }
+  virtual int unloadModule(void *module) {
+    (void)module;
+    return 0;
+  }
+  /// `*kernel` = the kernel `name` of a loaded module.
+  virtual int kernelOf(void *module, const char *name, void **kernel,
+                       const char *location) {
+    (void)module, (void)location;
+    *kernel = const_cast<char *>(name);
+    return 0;
+  }
+  /// Enqueues the kernel over `grid` x `block` on the runtime's stream
+  /// (`params`: one pointer per argument, read before this returns); the
+  /// twin's location names it in errors. -1: this backend needs a twin
+  /// and the launch has none.
+  virtual int launchKernel(void *kernel, const int64_t grid[3],
+                           const int64_t block[3], unsigned sharedBytes,
+                           void **params, const KernelTwin &twin) {
+    (void)kernel, (void)sharedBytes;
+    if (!twin.run)
+      return -1;
+    runKernelTwin(twin, params, grid, block);
+    return 0;
+  }
 };
 
 /// The library's backend (defined once per runtime library).
@@ -305,6 +398,25 @@ void sp_cuda_rt_set_error_handler(void (*handler)(const char *message));
 /// library itself never links MPI: without a bootstrap (broadcast nullptr),
 /// the id travels through SP_NCCL_ID_FILE. A null `broadcast` removes the
 /// bootstrap.
+/// Kernels of gpu.binary ops, as upstream's gpu-to-llvm and LLVM IR
+/// translation call them (CompiledABI.cpp): the GPU backend runs the
+/// binaries on the runtime's stream, runtimes without a GPU the host twin
+/// that sp_cuda_rt_kernel_twin named right before the launch.
+void sp_cuda_rt_kernel_twin(void (*run)(void **params, int64_t *dims),
+                            const int64_t *kinds, int64_t count,
+                            const char *location);
+void *mgpuModuleLoad(void *data, size_t bytes);
+void *mgpuModuleLoadJIT(void *data, int optLevel);
+void mgpuModuleUnload(void *module);
+void *mgpuModuleGetFunction(void *module, const char *name);
+void *mgpuStreamCreate();
+void mgpuStreamDestroy(void *stream);
+void mgpuStreamSynchronize(void *stream);
+void mgpuLaunchKernel(void *kernel, intptr_t gridX, intptr_t gridY,
+                      intptr_t gridZ, intptr_t blockX, intptr_t blockY,
+                      intptr_t blockZ, int32_t sharedBytes, void *stream,
+                      void **params, void **extra, size_t paramCount);
+
 void sp_cuda_rt_set_bootstrap(int rank, int size,
                               int (*broadcast)(void *data, int64_t bytes,
                                                int root, void *context),

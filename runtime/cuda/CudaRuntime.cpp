@@ -1230,6 +1230,85 @@ public:
     return remember(location); // the function's exit waits for it
   }
 
+  // Kernels of gpu.binary ops (sp-lower-to-cuda's upstream GPU path): the
+  // binary is loaded at the first launch, not at the module's constructor,
+  // so that a machine without a GPU fails at a located call.
+  struct Module {
+    const void *data = nullptr;
+    cudaLibrary_t library = nullptr;
+    std::map<std::string, cudaKernel_t> kernels;
+  };
+
+  int loadModule(const void *data, size_t, void **module,
+                 const char *) override {
+    *module = new Module{data, nullptr, {}};
+    return 0;
+  }
+
+  int unloadModule(void *handle) override {
+    auto *module = static_cast<Module *>(handle);
+    cudaError_t status =
+        module->library ? cudaLibraryUnload(module->library) : cudaSuccess;
+    delete module;
+    return cudaCheck(status, "cudaLibraryUnload", "unloading a gpu.binary");
+  }
+
+  int kernelOf(void *handle, const char *name, void **kernel,
+               const char *location) override {
+    if (ready(location, sp_cuda_rt_init_device) != 0)
+      return 1;
+    auto *module = static_cast<Module *>(handle);
+    if (!module->library &&
+        cudaCheck(cudaLibraryLoadData(&module->library, module->data, nullptr,
+                                      nullptr, 0, nullptr, nullptr, 0),
+                  "cudaLibraryLoadData (the gpu.binary of this launch)",
+                  location))
+      return 1;
+    auto found = module->kernels.find(name);
+    if (found == module->kernels.end()) {
+      cudaKernel_t loaded = nullptr;
+      if (cudaCheck(cudaLibraryGetKernel(&loaded, module->library, name),
+                    "cudaLibraryGetKernel", location))
+        return 1;
+      found = module->kernels.emplace(name, loaded).first;
+    }
+    *kernel = found->second;
+    return 0;
+  }
+
+  /// Enqueued on the runtime's stream, like every call; the twin is for
+  /// runtimes without a GPU.
+  int launchKernel(void *kernel, const int64_t grid[3], const int64_t block[3],
+                   unsigned sharedBytes, void **params,
+                   const sp_cuda_abi::KernelTwin &twin) override {
+    const char *location = twin.location;
+    // sp-cuda-map-kernels only outlines loops whose buffers live on the
+    // device; a host pointer here would fault on the GPU and poison the
+    // context, so it is reported at the launch instead (the twin says which
+    // arguments are pointers; without one nothing is checked).
+    for (int64_t i = 0; i < twin.count; ++i) {
+      void *pointer = nullptr;
+      if (!(twin.kinds[i] & sp_cuda_abi::kTwinPointer) ||
+          (std::memcpy(&pointer, params[i], sizeof(pointer)), !pointer))
+        continue;
+      void *device = nullptr;
+      if (memoryOf(pointer, &device) == Memory::Host ||
+          (device && device != pointer))
+        return fail("%s: argument %lld of the kernel is host memory, which "
+                    "the GPU cannot address",
+                    location, static_cast<long long>(i));
+    }
+    if (cudaCheck(cudaLaunchKernel(static_cast<const void *>(kernel),
+                                   dim3(unsigned(grid[0]), unsigned(grid[1]),
+                                        unsigned(grid[2])),
+                                   dim3(unsigned(block[0]), unsigned(block[1]),
+                                        unsigned(block[2])),
+                                   params, sharedBytes, stream),
+                  "cudaLaunchKernel", location))
+      return 1;
+    return explicitSync() ? remember(location) : waitFor("the kernel", location);
+  }
+
   int norm(const sp_cuda_abi::NormCall &call, const char *location) override {
     if (ready(location, sp_cuda_rt_init_device) != 0)
       return 1;

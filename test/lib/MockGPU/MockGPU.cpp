@@ -66,6 +66,7 @@
 
 #include "MockGPU.h"
 
+#include "CompiledABI.h"
 #include "HostKernels.h"
 #include "Kernels.h"
 
@@ -440,6 +441,79 @@ int norm(int dtype, int fp8, bool fused, bool quant, void *out, uint8_t *q,
     check();
     sp_host_kernels::norm(dtype, fp8, fused, quant, out, q, residualOut, x,
                           residual, weight, scale, rows, hidden, epsilon);
+  });
+  return cudaSuccess;
+}
+
+//===----------------------------------------------------------------------===//
+// Kernels of gpu.binary ops (cudaLibrary*): the mock cannot run a cubin, so
+// a launch runs the host twin the compiled code handed the runtime
+// (sp-gpu-launch-twins; CompiledABI.h's launchingTwin), in stream order,
+// after checking that every pointer argument is device memory
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// A loaded gpu.binary and its kernels, by name.
+struct MockLibrary {
+  const void *code = nullptr;
+  std::map<std::string, std::unique_ptr<std::string>> kernels;
+};
+} // namespace
+
+MOCK_EXPORT cudaError_t cudaLibraryLoadData(cudaLibrary_t *library,
+                                            const void *code, cudaJitOption *,
+                                            void **, unsigned int,
+                                            cudaLibraryOption *, void **,
+                                            unsigned int) {
+  if (!library || !code)
+    return cudaErrorInvalidValue;
+  *library = reinterpret_cast<cudaLibrary_t>(new MockLibrary{code, {}});
+  return cudaSuccess;
+}
+
+MOCK_EXPORT cudaError_t cudaLibraryUnload(cudaLibrary_t library) {
+  delete reinterpret_cast<MockLibrary *>(library);
+  return cudaSuccess;
+}
+
+MOCK_EXPORT cudaError_t cudaLibraryGetKernel(cudaKernel_t *kernel,
+                                             cudaLibrary_t library,
+                                             const char *name) {
+  auto *mock = reinterpret_cast<MockLibrary *>(library);
+  if (!kernel || !mock || !name)
+    return cudaErrorInvalidValue;
+  std::unique_ptr<std::string> &entry = mock->kernels[name];
+  if (!entry)
+    entry = std::make_unique<std::string>(name);
+  *kernel = reinterpret_cast<cudaKernel_t>(entry.get());
+  return cudaSuccess;
+}
+
+MOCK_EXPORT cudaError_t cudaLaunchKernel(const void *kernel, dim3 grid,
+                                         dim3 block, void **args, size_t,
+                                         cudaStream_t stream) {
+  const sp_cuda_abi::KernelTwin *twin = sp_cuda_abi::launchingTwin();
+  if (!kernel || !twin || !twin->run)
+    return cudaErrorInvalidDeviceFunction;
+  if (grid.x * grid.y * grid.z == 0 || block.x * block.y * block.z == 0 ||
+      block.x * block.y * block.z > 1024)
+    return cudaErrorInvalidConfiguration;
+  auto arguments = std::make_shared<sp_cuda_abi::KernelArguments>(*twin, args);
+  std::string what =
+      std::string("the kernel ") + *static_cast<const std::string *>(kernel) +
+      " (" + twin->location + ")";
+  auto check = [arguments, what] {
+    for (void *pointer : arguments->pointerArguments())
+      need(pointer, 1, what.c_str());
+  };
+  check();
+  ++counts.kernels;
+  sp_cuda_abi::KernelTwin run = *twin;
+  int64_t g[3] = {grid.x, grid.y, grid.z};
+  int64_t b[3] = {block.x, block.y, block.z};
+  enqueue(stream, "a GPU kernel", [=] {
+    check();
+    sp_cuda_abi::runKernelTwin(run, arguments->params(), g, b);
   });
   return cudaSuccess;
 }
