@@ -10,6 +10,7 @@
 #include "sp/Conversion/CPUCodegen/CPUCodegen.h"
 #include "sp/Conversion/SPToCPURuntime/SPToCPURuntime.h"
 #include "sp/Conversion/SPToCUDA/SPToCUDA.h"
+#include "sp/Conversion/SPToCUDA/GPUKernels.h"
 #include "sp/Conversion/SPToLinalg/SPToLinalg.h"
 #include "sp/Conversion/SPToShard/SPToShard.h"
 #include "sp/Conversion/ShardToSP/ShardToSP.h"

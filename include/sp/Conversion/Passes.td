@@ -174,6 +174,84 @@ def SPCUDADeviceBuffers : Pass<"sp-cuda-device-buffers", "::mlir::ModuleOp"> {
                            "::mlir::memref::MemRefDialect"];
 }
 
+def SPCUDAMapKernels : Pass<"sp-cuda-map-kernels", "::mlir::ModuleOp"> {
+  let summary = "Turn the host's buffer compute into parallel loops mapped "
+                "to GPU blocks and threads";
+  let description = [{
+    Runs after bufferization in `sp-lower-to-cuda`, before upstream's
+    `convert-parallel-loops-to-gpu` and `gpu-kernel-outlining`. In every
+    function:
+
+    - `memref.copy` becomes `linalg.copy`, and every linalg op a loop nest
+      (`scf.parallel` over its parallel dimensions, `scf.for` inside for its
+      reductions); a nest with no parallel dimension (a full reduction) runs
+      in a one-iteration `scf.parallel`: one GPU thread;
+    - a loop nest becomes a GPU kernel when every buffer it touches is one
+      the GPU can address: a buffer that only runtime calls, other kernels,
+      `memref.dim`, its dealloc and, for public functions, the return touch
+      (what `sp-cuda-device-buffers` then places in device memory). The
+      others stay host loops (a buffer that host code also reads, a
+      `memref.global`, a private function's arguments), and the pass says
+      so with a remark;
+    - a kernel's loop is tiled by 256 along its innermost dimension (one
+      thread per element, 256 per block; the other dimensions tiled by 1)
+      and mapped: the tiles' innermost dimensions to block x, y, z, the
+      rest to sequential loops, the tile to thread x.
+  }];
+  let options = [
+    Option<"remarks", "remarks", "bool", /*default=*/"false",
+           "Say, with a remark, why each loop nest left on the host stays "
+           "there">
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
+def SPGPUKernelHostTwins : Pass<"sp-gpu-kernel-host-twins",
+                                "::mlir::ModuleOp"> {
+  let summary = "Give every outlined GPU kernel a host twin compiled from "
+                "the same body";
+  let description = [{
+    For each `gpu.func` kernel of a `gpu.module`, adds a host function
+    `__sp_twin_<module>_<kernel>` with the kernel's arguments followed by
+    the grid and block sizes (x, y, z each), whose body is the kernel's,
+    run for every block and thread in turn. Run it once the kernels'
+    arithmetic is final (after the float emulation both sides share), so
+    that twin and kernel compute the same thing. Kernels with barriers,
+    shared memory or more than one block cannot have a twin: an error.
+
+    The emulated runtime and the mock GPU have no GPU to run the kernels'
+    binaries; they run the twins (`sp-gpu-launch-twins` hands each launch
+    its twin). A GPU runs the binaries.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
+def SPGPULaunchTwins : Pass<"sp-gpu-launch-twins", "::mlir::ModuleOp"> {
+  let summary = "Tell the CUDA runtime the host twin of every kernel launch";
+  let description = [{
+    Runs on the LLVM dialect, after `gpu-to-llvm`. Before every
+    `gpu.launch_func` of kernel `K` of module `M` it calls
+    `sp_cuda_rt_kernel_twin(twin, kinds, count, location)`:
+
+    - `twin` is `__sp_twin_M_K_packed(void **params, int64_t *dims)`,
+      generated here, which reads the launch's arguments the way the
+      launch passes them (one pointer per LLVM argument) and calls the twin
+      `sp-gpu-kernel-host-twins` made with the grid and block sizes;
+    - `kinds` has one word per argument: its size in bytes, plus 2^32 for
+      pointers (so a runtime can copy the arguments of a launch it runs
+      later, and check the pointers);
+    - `location` names the launch in errors.
+
+    The GPU runtime ignores the twin; the emulated runtime and the mock GPU
+    run it in place of the binary.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
 //===----------------------------------------------------------------------===//
 // ShardToSP / SPToShard
 //===----------------------------------------------------------------------===//

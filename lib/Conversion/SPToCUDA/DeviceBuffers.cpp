@@ -11,11 +11,13 @@
 //===----------------------------------------------------------------------===//
 
 #include "sp/Conversion/SPToCUDA/SPToCUDA.h"
+#include "sp/Conversion/SPToCUDA/GPUKernels.h"
 
 #include "sp/Conversion/Common/RuntimeABI.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/Builders.h"
@@ -62,18 +64,22 @@ bool isPlaceable(Type type) {
          element.getIntOrFloatBitWidth() % 8 == 0;
 }
 
-/// Whether every use of `buffer` and of its views is one that runtime
-/// calls make (or metadata, or its dealloc); `returns` receives the
-/// func.return ops that return `buffer` itself, which the caller decides
-/// about.
-bool onlyRuntimeUses(Value buffer, SymbolTable &symbols,
-                     SmallVectorImpl<func::ReturnOp> &returns) {
+/// Whether every use of `buffer` and of its views is one that `deviceUse`
+/// accepts (runtime calls, kernels) or metadata, or its dealloc; `returns`
+/// receives the func.return ops that return `buffer` itself, which the
+/// caller decides about.
+bool onlyDeviceUses(Value buffer, function_ref<bool(Operation *)> deviceUse,
+                    SmallVectorImpl<func::ReturnOp> &returns) {
   SmallVector<Value> work{buffer};
-  bool runtime = false;
+  bool device = false;
   while (!work.empty()) {
     Value value = work.pop_back_val();
     for (OpOperand &use : value.getUses()) {
       Operation *user = use.getOwner();
+      if (deviceUse(user)) {
+        device = true;
+        continue;
+      }
       if (isa<memref::CastOp, memref::SubViewOp, memref::ReinterpretCastOp,
               memref::ExpandShapeOp, memref::CollapseShapeOp>(user) &&
           use.getOperandNumber() == 0) {
@@ -82,11 +88,6 @@ bool onlyRuntimeUses(Value buffer, SymbolTable &symbols,
       }
       if (isa<memref::DimOp, memref::DeallocOp>(user))
         continue;
-      if (auto call = dyn_cast<func::CallOp>(user);
-          call && isRuntimeCall(call, symbols)) {
-        runtime = true;
-        continue;
-      }
       if (auto ret = dyn_cast<func::ReturnOp>(user); ret && value == buffer) {
         returns.push_back(ret);
         continue;
@@ -94,7 +95,7 @@ bool onlyRuntimeUses(Value buffer, SymbolTable &symbols,
       return false;
     }
   }
-  return runtime;
+  return device;
 }
 
 /// The last `sp_cuda_rt_function_exit` call before `ret` in its block, or
@@ -116,34 +117,22 @@ public:
   }
 
   void run(func::FuncOp function) {
-    bool exported = !function.isPrivate();
+    auto deviceUse = [&](Operation *user) {
+      return isDeviceUser(user, symbols);
+    };
     SmallVector<memref::AllocOp> allocs;
     function.walk([&](memref::AllocOp alloc) { allocs.push_back(alloc); });
     for (memref::AllocOp alloc : allocs) {
-      if (!isPlaceable(alloc.getType()))
-        continue;
       SmallVector<func::ReturnOp> returns;
-      if (!onlyRuntimeUses(alloc, symbols, returns))
-        continue;
-      // Results go back to the host at the exit synchronization of a
-      // public function; a private function's caller would get device
-      // memory.
-      if (!llvm::all_of(returns, [&](func::ReturnOp ret) {
-            return exported && ret->getParentOp() == function &&
-                   exitCallBefore(ret);
-          }))
-        continue;
-      placeAllocation(alloc, returns);
+      if (isDeviceResident(alloc, deviceUse, &returns))
+        placeAllocation(alloc, returns);
     }
     // Last to first: each goes to the start of the entry block, so the
     // copies are made in argument order.
-    if (exported)
-      for (BlockArgument argument : llvm::reverse(function.getArguments())) {
-        SmallVector<func::ReturnOp> returns;
-        if (isPlaceable(argument.getType()) &&
-            onlyRuntimeUses(argument, symbols, returns) && returns.empty())
+    if (!function.isPrivate())
+      for (BlockArgument argument : llvm::reverse(function.getArguments()))
+        if (isDeviceResident(argument, deviceUse))
           placeArgument(function, argument);
-      }
   }
 
 private:
@@ -311,6 +300,50 @@ private:
   OpBuilder top;
   llvm::StringMap<LLVM::GlobalOp> strings;
 };
+
+} // namespace
+
+bool mlir::sp::isDeviceUser(Operation *user, SymbolTable &symbols) {
+  if (isa<gpu::LaunchFuncOp>(user))
+    return true;
+  auto call = dyn_cast<func::CallOp>(user);
+  return call && isRuntimeCall(call, symbols);
+}
+
+bool mlir::sp::isDeviceResident(Value buffer,
+                                function_ref<bool(Operation *)> deviceUse,
+                                SmallVectorImpl<func::ReturnOp> *returnsOut) {
+  if (!isPlaceable(buffer.getType()))
+    return false;
+  SmallVector<func::ReturnOp> returns;
+  if (auto alloc = buffer.getDefiningOp<memref::AllocOp>()) {
+    auto function = alloc->getParentOfType<func::FuncOp>();
+    if (!function || !onlyDeviceUses(buffer, deviceUse, returns))
+      return false;
+    // Results go back to the host at the exit synchronization of a
+    // public function; a private function's caller would get device
+    // memory.
+    if (!llvm::all_of(returns, [&](func::ReturnOp ret) {
+          return !function.isPrivate() && ret->getParentOp() == function &&
+                 exitCallBefore(ret);
+        }))
+      return false;
+    if (returnsOut)
+      returnsOut->append(returns.begin(), returns.end());
+    return true;
+  }
+  // An argument of a public function: copied in once per call (or used in
+  // place), never returned.
+  auto argument = dyn_cast<BlockArgument>(buffer);
+  if (!argument)
+    return false;
+  auto function = dyn_cast<func::FuncOp>(argument.getOwner()->getParentOp());
+  return function && !function.isPrivate() &&
+         argument.getOwner() == &function.getBody().front() &&
+         onlyDeviceUses(buffer, deviceUse, returns) && returns.empty();
+}
+
+namespace {
 
 struct CUDADeviceBuffersPass
     : public sp::impl::SPCUDADeviceBuffersBase<CUDADeviceBuffersPass> {
