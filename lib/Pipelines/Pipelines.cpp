@@ -11,6 +11,9 @@
 #include "mlir/Conversion/BufferizationToMemRef/BufferizationToMemRef.h"
 #include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
 #include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVMPass.h"
+#include "mlir/Conversion/GPUCommon/GPUCommonPass.h"
+#include "mlir/Conversion/GPUToNVVM/GPUToNVVMPass.h"
+#include "mlir/Conversion/SCFToGPU/SCFToGPUPass.h"
 #include "mlir/Conversion/IndexToLLVM/IndexToLLVM.h"
 #include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
 #include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
@@ -23,11 +26,17 @@
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+
+#include <cstdlib>
 
 using namespace mlir;
 using namespace mlir::sp;
@@ -50,6 +59,25 @@ struct LowerToCPUPipelineOptions
       *this, "vector-bits",
       llvm::cl::desc("Vector register width in bits (0: the host's)"),
       llvm::cl::init(0)};
+};
+struct LowerToCUDAPipelineOptions
+    : public PassPipelineOptions<LowerToCUDAPipelineOptions> {
+  PassOptions::Option<std::string> chip{
+      *this, "gpu-chip",
+      llvm::cl::desc("The GPU architecture the kernels are compiled for"),
+      llvm::cl::init("sm_90")};
+  PassOptions::Option<std::string> format{
+      *this, "gpu-format",
+      llvm::cl::desc("What gpu-module-to-binary embeds: fatbin (SASS and "
+                     "PTX; needs the toolkit's ptxas and fatbinary), bin, "
+                     "isa (PTX, compiled by the driver at load), or auto: "
+                     "fatbin when the toolkit has the tools, else isa"),
+      llvm::cl::init("auto")};
+  PassOptions::Option<std::string> toolkit{
+      *this, "cuda-toolkit",
+      llvm::cl::desc("The CUDA toolkit (default: $CUDA_HOME, else "
+                     "/usr/local/cuda)"),
+      llvm::cl::init("")};
 };
 } // namespace
 
@@ -74,13 +102,11 @@ static void addBufferize(OpPassManager &pm) {
   pm.addPass(createConvertBufferizationToMemRefPass());
 }
 
-/// Buffers to the LLVM dialect, shared by both backends. `vectors`: the
-/// module has vector ops (the CPU codegen path) to lower as well.
-static void addLowerToLLVM(OpPassManager &pm, bool vectors) {
-  pm.addPass(createConvertLinalgToLoopsPass());
-  // Arithmetic on bf16/fp8 runs in f32, rounded back after every op as the
-  // IR says (sp-strict-float-casts keeps later folds from dropping those
-  // roundings); conversions become integer code.
+/// Arithmetic on bf16/fp8 runs in f32, rounded back after every op as the
+/// IR says (sp-strict-float-casts keeps later folds from dropping those
+/// roundings); conversions become integer code. The host and the GPU
+/// kernels share it, so that a kernel and its host twin compute alike.
+static void addFloatEmulation(OpPassManager &pm) {
   arith::ArithEmulateUnsupportedFloatsOptions emulate;
   emulate.sourceTypeStrs = {"bf16", "f8E4M3FN", "f8E4M3FNUZ"};
   emulate.targetTypeStr = "f32";
@@ -90,6 +116,14 @@ static void addLowerToLLVM(OpPassManager &pm, bool vectors) {
   arith::ArithExpandOpsPassOptions expand;
   expand.includeBf16 = true;
   pm.addPass(arith::createArithExpandOpsPass(expand));
+}
+
+/// Buffers to the LLVM dialect, shared by both backends. `vectors`: the
+/// module has vector ops (the CPU codegen path) to lower as well.
+static void addLowerToLLVM(OpPassManager &pm, bool vectors,
+                           bool gpuKernels = false) {
+  pm.addPass(createConvertLinalgToLoopsPass());
+  addFloatEmulation(pm);
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createSCFToControlFlowPass());
@@ -107,7 +141,11 @@ static void addLowerToLLVM(OpPassManager &pm, bool vectors) {
   pm.addPass(createConvertFuncToLLVMPass());
   pm.addPass(createConvertControlFlowToLLVMPass());
   pm.addPass(createConvertIndexToLLVMPass());
+  if (gpuKernels)
+    pm.addPass(createGpuToLLVMConversionPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
+  if (gpuKernels)
+    pm.addPass(sp::createSPGPULaunchTwins());
 }
 
 void mlir::sp::buildLowerToCPUPipeline(OpPassManager &pm,
@@ -141,15 +179,62 @@ void mlir::sp::buildLowerToCPUPipeline(OpPassManager &pm) {
   buildLowerToCPUPipeline(pm, LowerToCPUOptions());
 }
 
-void mlir::sp::buildLowerToCUDAPipeline(OpPassManager &pm) {
-  // Every sp op becomes a runtime call (NCCL collective or kernel launch) on
-  // buffers before bufferization; the rest of the module runs on the host.
+/// The toolkit gpu-module-to-binary runs ptxas and fatbinary from.
+static std::string defaultCudaToolkit() {
+  for (const char *variable : {"CUDA_HOME", "CUDA_PATH"})
+    if (const char *path = std::getenv(variable); path && *path)
+      return path;
+  return "/usr/local/cuda";
+}
+
+void mlir::sp::buildLowerToCUDAPipeline(OpPassManager &pm,
+                                        const LowerToCUDAOptions &options) {
+  // Every sp op (and linalg.matmul) becomes a runtime call (NCCL
+  // collective, sp's kernel, cuBLASLt) on buffers before bufferization.
   pm.addPass(createSPConvertToCUDARuntime());
   addElementwiseToLinalg(pm);
   addBufferize(pm);
-  // Buffers only runtime calls touch live in device memory (docs/GPU.md).
+  // The rest of the compute becomes GPU kernels with upstream's GPU path:
+  // loop nests mapped to blocks and threads where every buffer they touch
+  // can live on the device, launches, outlined gpu.modules.
+  pm.addPass(createSPCUDAMapKernels());
+  pm.addNestedPass<func::FuncOp>(createConvertParallelLoopToGpuPass());
+  pm.addPass(createGpuKernelOutliningPass());
+  // Buffers only runtime calls and kernels touch live in device memory
+  // (docs/GPU.md).
   pm.addPass(createSPCUDADeviceBuffers());
-  addLowerToLLVM(pm, /*vectors=*/false);
+  // The kernels' arithmetic as the host's, then a host twin of each kernel
+  // (what runtimes without a GPU run), then NVVM and a binary.
+  addFloatEmulation(pm.nest<gpu::GPUModuleOp>());
+  pm.addPass(createSPGPUKernelHostTwins());
+  OpPassManager &device = pm.nest<gpu::GPUModuleOp>();
+  device.addPass(createLowerAffinePass());
+  device.addPass(createSCFToControlFlowPass());
+  device.addPass(createConvertGpuOpsToNVVMOps());
+  device.addPass(createReconcileUnrealizedCastsPass());
+  GpuNVVMAttachTargetOptions target;
+  target.chip = options.chip;
+  target.optLevel = 3;
+  pm.addPass(createGpuNVVMAttachTarget(target));
+  GpuModuleToBinaryPassOptions binary;
+  binary.toolkitPath =
+      options.toolkit.empty() ? defaultCudaToolkit() : options.toolkit;
+  binary.compilationTarget = options.format;
+  if (binary.compilationTarget == "auto") {
+    SmallString<128> ptxas(binary.toolkitPath), fatbinary(binary.toolkitPath);
+    llvm::sys::path::append(ptxas, "bin", "ptxas");
+    llvm::sys::path::append(fatbinary, "bin", "fatbinary");
+    binary.compilationTarget = llvm::sys::fs::can_execute(ptxas) &&
+                                       llvm::sys::fs::can_execute(fatbinary)
+                                   ? "fatbin"
+                                   : "isa";
+  }
+  pm.addPass(createGpuModuleToBinaryPass(binary));
+  addLowerToLLVM(pm, /*vectors=*/false, /*gpuKernels=*/true);
+}
+
+void mlir::sp::buildLowerToCUDAPipeline(OpPassManager &pm) {
+  buildLowerToCUDAPipeline(pm, LowerToCUDAOptions());
 }
 
 void mlir::sp::registerSPPipelines() {
@@ -164,9 +249,16 @@ void mlir::sp::registerSPPipelines() {
         cpu.vectorBits = options.vectorBits;
         buildLowerToCPUPipeline(pm, cpu);
       });
-  PassPipelineRegistration<>(
+  PassPipelineRegistration<LowerToCUDAPipelineOptions>(
       "sp-lower-to-cuda",
       "Lower sp ops on tensors to the LLVM dialect for NVIDIA GPUs: NCCL "
-      "collectives and sp's CUDA kernels as calls of libsp_cuda_runtime.so",
-      [](OpPassManager &pm) { buildLowerToCUDAPipeline(pm); });
+      "collectives, sp's CUDA kernels and cuBLASLt as calls of "
+      "libsp_cuda_runtime.so, the rest as GPU kernels (upstream's GPU path)",
+      [](OpPassManager &pm, const LowerToCUDAPipelineOptions &options) {
+        LowerToCUDAOptions cuda;
+        cuda.chip = options.chip;
+        cuda.format = options.format;
+        cuda.toolkit = options.toolkit;
+        buildLowerToCUDAPipeline(pm, cuda);
+      });
 }

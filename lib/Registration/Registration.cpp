@@ -16,12 +16,25 @@
 #include "mlir/Dialect/Shard/IR/ShardDialect.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/DialectRegistry.h"
+#include "mlir/Target/LLVM/NVVM/Target.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
 
 void mlir::sp::registerSPDialects(DialectRegistry &registry) {
   registry.insert<SPDialect, arith::ArithDialect, func::FuncDialect,
                   tensor::TensorDialect, pdl::PDLDialect,
                   pdl_interp::PDLInterpDialect, shard::ShardDialect>();
   registerBufferizableOpInterfaceExternalModels(registry);
+  // sp-lower-to-cuda compiles kernels (gpu-module-to-binary: the NVVM
+  // target, the module's translation to LLVM IR) and its output becomes
+  // LLVM IR with gpu.binary ops in it.
+  NVVM::registerNVVMTargetInterfaceExternalModels(registry);
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  registerNVVMDialectTranslation(registry);
+  registerGPUDialectTranslation(registry);
 }
 
 void mlir::sp::registerSPPasses() {

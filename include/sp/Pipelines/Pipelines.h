@@ -5,14 +5,18 @@
 //   sp-lower-to-cpu   linalg decomposition with the exact numerics, runtime
 //                     declarations, bufferization (collectives become calls
 //                     of libsp_runtime_cpu.so), LLVM;
-//   sp-lower-to-cuda  every sp op becomes a call of libsp_cuda_runtime.so
-//                     (NCCL collectives, sp's kernels), then the same
-//                     bufferization and LLVM lowering.
+//   sp-lower-to-cuda  every sp op and matmul becomes a call of
+//                     libsp_cuda_runtime.so (NCCL collectives, sp's kernels,
+//                     cuBLASLt), the rest GPU kernels (upstream's GPU path,
+//                     each with a host twin for runtimes without a GPU),
+//                     then the same bufferization and LLVM lowering.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef SP_PIPELINES_PIPELINES_H
 #define SP_PIPELINES_PIPELINES_H
+
+#include <string>
 
 namespace mlir {
 class OpPassManager;
@@ -41,7 +45,19 @@ void buildLowerToCPUPipeline(OpPassManager &pm,
                              const LowerToCPUOptions &options);
 void buildLowerToCPUPipeline(OpPassManager &pm);
 
+struct LowerToCUDAOptions {
+  /// The GPU architecture the kernels are compiled for.
+  std::string chip = "sm_90";
+  /// gpu-module-to-binary's format (fatbin, bin, isa) or "auto": fatbin
+  /// when the toolkit has ptxas and fatbinary, else isa (PTX).
+  std::string format = "auto";
+  /// The CUDA toolkit ("": $CUDA_HOME, else /usr/local/cuda).
+  std::string toolkit;
+};
+
 /// Adds the `sp-lower-to-cuda` pipeline to `pm` (on a module).
+void buildLowerToCUDAPipeline(OpPassManager &pm,
+                              const LowerToCUDAOptions &options);
 void buildLowerToCUDAPipeline(OpPassManager &pm);
 
 /// Registers both pipelines under their names for textual pipelines.

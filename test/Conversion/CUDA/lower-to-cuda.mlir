@@ -15,15 +15,17 @@
 // CHECK-DAG: %[[EPS:.*]] = llvm.mlir.constant(9.99999997E-7 : f32) : f32
 // CHECK-DAG: %[[SUM:.*]] = llvm.mlir.constant(0 : i32) : i32
 // CHECK-DAG: %[[DIM:.*]] = llvm.mlir.constant(0 : i64) : i64
+// CHECK-DAG: %[[TP:.*]] = llvm.mlir.addressof @__sp_group_tp : !llvm.ptr
 // Every argument and buffer here only runtime calls touch: the arguments
 // are brought to the device once (sp-cuda-device-buffers), the buffers are
 // stream-ordered device allocations.
 // CHECK-COUNT-4: llvm.call @sp_cuda_rt_argument_to_device(
 // CHECK: llvm.call @sp_cuda_rt_device_alloc(
-// CHECK: %[[TP:.*]] = llvm.mlir.addressof @__sp_group_tp : !llvm.ptr
 // CHECK: llvm.call @sp_cuda_rt_reduce_scatter_bf16({{.*}}, %[[SUM]], {{.*}}, %[[DIM]], %{{.*}}) : (i64, !llvm.ptr, i64, !llvm.ptr, i32, !llvm.ptr, !llvm.ptr, i64, i64, i64, i64, !llvm.ptr) -> ()
 // CHECK: llvm.call @sp_cuda_rt_fused_add_rms_norm_quant_bf16_f8E4M3FN({{.*}}, %[[EPS]], %{{.*}}) : (i64, !llvm.ptr, i64, !llvm.ptr, i64, !llvm.ptr, i64, !llvm.ptr, i64, !llvm.ptr, i64, !llvm.ptr, f32, !llvm.ptr) -> ()
 // CHECK: llvm.call @sp_cuda_rt_all_gather_f8E4M3FN({{.*}}, %[[DIM]], %{{.*}}) : (i64, !llvm.ptr, i64, !llvm.ptr, !llvm.ptr, !llvm.ptr, i64, i64, i64, i64, !llvm.ptr) -> ()
+// The reduce_scatter's buffer dies after the norm: freed (in stream order).
+// CHECK: llvm.call @sp_cuda_rt_device_free(
 // Each result is copied once to a fresh host buffer before the exit's
 // synchronization.
 // CHECK: llvm.call @malloc
@@ -31,8 +33,6 @@
 // CHECK: llvm.call @malloc
 // CHECK: llvm.call @sp_cuda_rt_result_to_host(
 // CHECK: llvm.call @sp_cuda_rt_function_exit(
-// The reduce_scatter's buffer dies after the norm: freed (in stream order).
-// CHECK: llvm.call @sp_cuda_rt_device_free(
 // CHECK-COUNT-4: llvm.call @sp_cuda_rt_argument_release(
 // CHECK: llvm.return
 // CHECK-NOT: bufferization.
