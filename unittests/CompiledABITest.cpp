@@ -292,10 +292,11 @@ TEST(CompiledABI, TheSymbolTableListsEveryEntryPoint) {
   // 3 types x 2 norms; 3 types x 2 fp8 x 3 quant kernels; the ring shift's
   // wait and 10 starts; 5 operand x 3 result types x 2 collective matmuls,
   // and 2 fp8 x 3 result types x 2 in the scaled form; the function exit;
-  // the device-resident buffers' allocation, free, argument copy and
-  // release, and result copy; 5 operand x 3 result types x 2 matmuls (from
-  // +0 and accumulating); the kernel twin and the 8 mgpu* functions.
-  EXPECT_EQ(count, 2u + 8u + 10u + 6u + 18u + 1u + 10u + 30u + 12u + 1u + 5u +
+  // the device-resident buffers' allocation, free (of a buffer and by
+  // address), argument copy and release, and result copy; 5 operand x 3
+  // result types x 2 matmuls (from +0 and accumulating); the kernel twin
+  // and the 8 mgpu* functions.
+  EXPECT_EQ(count, 2u + 8u + 10u + 6u + 18u + 1u + 10u + 30u + 12u + 1u + 6u +
                        30u + 9u);
   for (size_t i = 0; i < count; ++i)
     EXPECT_NE(table[i].address, nullptr) << table[i].name;

@@ -456,6 +456,15 @@ SP_EXPORT void _mlir_ciface_sp_cuda_rt_device_alloc(ByteBuffer *result,
   setBytes(result, pointer, bytes);
 }
 
+/// A device buffer a private function returned, freed by its caller by
+/// address (sp-cuda-device-buffers: its views start at the allocation).
+SP_EXPORT void _mlir_ciface_sp_cuda_rt_device_free_pointer(int64_t address,
+                                                           const char *location) {
+  if (address)
+    check(backend().deviceFree(reinterpret_cast<void *>(address), location),
+          location);
+}
+
 SP_EXPORT void _mlir_ciface_sp_cuda_rt_device_free(ByteBuffer *buffer,
                                                    const char *location) {
   if (buffer->basePtr)
@@ -750,6 +759,7 @@ SP_EXPORT const SPRuntimeSymbol *sp_cuda_rt_symbols(size_t *count) {
       E(sp_cuda_rt_function_exit)
       E(_mlir_ciface_sp_cuda_rt_device_alloc)
       E(_mlir_ciface_sp_cuda_rt_device_free)
+      E(_mlir_ciface_sp_cuda_rt_device_free_pointer)
       E(_mlir_ciface_sp_cuda_rt_argument_to_device)
       E(_mlir_ciface_sp_cuda_rt_argument_release)
       E(_mlir_ciface_sp_cuda_rt_result_to_host)

@@ -49,18 +49,6 @@ constexpr int64_t kThreadsPerBlock = 256;
 // sp-cuda-map-kernels
 //===----------------------------------------------------------------------===//
 
-/// The buffer a view is of (through the views sp-cuda-device-buffers
-/// follows).
-Value rootOf(Value buffer) {
-  while (Operation *def = buffer.getDefiningOp()) {
-    if (!isa<memref::CastOp, memref::SubViewOp, memref::ReinterpretCastOp,
-             memref::ExpandShapeOp, memref::CollapseShapeOp>(def))
-      break;
-    buffer = def->getOperand(0);
-  }
-  return buffer;
-}
-
 /// Whether a loop nest can be a kernel at all: nothing in it but
 /// arithmetic, loads and stores and structured control flow.
 bool isKernelBody(scf::ParallelOp loop) {
@@ -95,9 +83,8 @@ struct CUDAMapKernelsPass
         return signalPassFailure();
     }
     SymbolTable symbols(module);
-    for (func::FuncOp function : functions)
-      if (failed(mapKernels(function, symbols)))
-        return signalPassFailure();
+    if (failed(mapKernels(module, functions, symbols)))
+      return signalPassFailure();
   }
 
   /// Bufferization puts the copies of returned buffers (and deallocations)
@@ -149,15 +136,18 @@ struct CUDAMapKernelsPass
     return success();
   }
 
-  /// Chooses the loop nests whose buffers the GPU can address (a fixpoint:
-  /// a loop left on the host makes its buffers host buffers), then tiles
+  /// Chooses the loop nests whose buffers the GPU can address (a fixpoint
+  /// over the module: a loop left on the host makes its buffers host
+  /// buffers, and a private function's parameters host memory), then tiles
   /// and maps them.
-  LogicalResult mapKernels(func::FuncOp function, SymbolTable &symbols) {
+  LogicalResult mapKernels(ModuleOp module, ArrayRef<func::FuncOp> functions,
+                           SymbolTable &symbols) {
     SmallVector<scf::ParallelOp> loops;
-    function.walk([&](scf::ParallelOp loop) {
-      if (!loop->getParentOfType<scf::ParallelOp>())
-        loops.push_back(loop);
-    });
+    for (func::FuncOp function : functions)
+      function.walk([&](scf::ParallelOp loop) {
+        if (!loop->getParentOfType<scf::ParallelOp>())
+          loops.push_back(loop);
+      });
     llvm::SmallPtrSet<Operation *, 16> kernels;
     for (scf::ParallelOp loop : loops)
       if (isKernelBody(loop))
@@ -173,6 +163,7 @@ struct CUDAMapKernelsPass
     DenseMap<Operation *, Value> hostBecause;
     for (bool changed = true; changed;) {
       changed = false;
+      DevicePlacement placement(module, symbols, deviceUse);
       for (scf::ParallelOp loop : loops) {
         if (!kernels.contains(loop))
           continue;
@@ -181,8 +172,8 @@ struct CUDAMapKernelsPass
         for (Value value : used) {
           if (!isa<MemRefType>(value.getType()))
             continue;
-          Value root = rootOf(value);
-          if (isDeviceResident(root, deviceUse))
+          Value root = rootOfView(value);
+          if (placement.isResident(root))
             continue;
           kernels.erase(loop);
           hostBecause[loop] = root;

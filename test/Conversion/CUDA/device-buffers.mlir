@@ -120,9 +120,11 @@ func.func @dynamic(%x: memref<?x8xf32>, %w: memref<8xf32>) {
 func.func private @sp_cuda_rt_rms_norm_f32(memref<*xf32>, memref<*xf32>, memref<*xf32>, f32, !llvm.ptr) attributes {llvm.emit_c_interface}
 llvm.mlir.global internal constant @loc("sp.rms_norm at m.mlir:1:1\00") {addr_space = 0 : i32}
 
-// A private function: its arguments may be its caller's host buffers and
-// its results go to its caller, so neither moves; only its own temporaries
-// do.
+// A private function whose caller reads its result on the host (a load):
+// the result stays a host buffer, and so does the parameter the caller
+// passes a host buffer for (%x: the caller's alloc that the host writes);
+// only its own temporaries and %w (the caller's argument, only used on
+// the device) are device memory.
 // CHECK-LABEL: func.func private @layer(
 // CHECK-NOT: sp_cuda_rt_argument_to_device
 // CHECK: call @sp_cuda_rt_device_alloc(
@@ -142,6 +144,73 @@ func.func private @layer(%x: memref<4x8xf32>, %w: memref<8xf32>) -> memref<4x8xf
   call @sp_cuda_rt_rms_norm_f32(%bu, %au, %wu, %eps, %loc) : (memref<*xf32>, memref<*xf32>, memref<*xf32>, f32, !llvm.ptr) -> ()
   memref.dealloc %a : memref<4x8xf32>
   return %b : memref<4x8xf32>
+}
+// CHECK-LABEL: func.func @caller(
+// CHECK: call @sp_cuda_rt_argument_to_device(
+// CHECK: memref.store
+// CHECK: call @layer(
+// CHECK: memref.load
+func.func @caller(%w: memref<8xf32>) -> f32 {
+  %c0 = arith.constant 0 : index
+  %one = arith.constant 1.0 : f32
+  %x = memref.alloc() : memref<4x8xf32>
+  memref.store %one, %x[%c0, %c0] : memref<4x8xf32>
+  %y = call @layer(%x, %w) : (memref<4x8xf32>, memref<8xf32>) -> memref<4x8xf32>
+  %v = memref.load %y[%c0, %c0] : memref<4x8xf32>
+  memref.dealloc %x : memref<4x8xf32>
+  memref.dealloc %y : memref<4x8xf32>
+  return %v : f32
+}
+
+// -----
+
+func.func private @sp_cuda_rt_rms_norm_f32(memref<*xf32>, memref<*xf32>, memref<*xf32>, f32, !llvm.ptr) attributes {llvm.emit_c_interface}
+func.func private @sp_cuda_rt_function_exit(!llvm.ptr)
+llvm.mlir.global internal constant @loc("sp.rms_norm at m.mlir:1:1\00") {addr_space = 0 : i32}
+
+// A private layer function whose every caller keeps its buffers on the
+// device (interprocedural): its parameters are the callers' device
+// buffers (no copy), its result a device allocation the caller frees in
+// stream order by address (sp_cuda_rt_device_free_pointer).
+// CHECK-LABEL: func.func private @device_layer(
+// CHECK-NOT: sp_cuda_rt_argument_to_device
+// CHECK: %[[RAW:.*]] = call @sp_cuda_rt_device_alloc(
+// CHECK: %[[R:.*]] = memref.view %[[RAW]]
+// CHECK-NOT: memref.alloc
+// CHECK: return %[[R]]
+func.func private @device_layer(%x: memref<4x8xf32>, %w: memref<8xf32>) -> memref<4x8xf32> {
+  %eps = arith.constant 1.0e-05 : f32
+  %loc = llvm.mlir.addressof @loc : !llvm.ptr
+  %xu = memref.cast %x : memref<4x8xf32> to memref<*xf32>
+  %wu = memref.cast %w : memref<8xf32> to memref<*xf32>
+  %b = memref.alloc() : memref<4x8xf32>
+  %bu = memref.cast %b : memref<4x8xf32> to memref<*xf32>
+  call @sp_cuda_rt_rms_norm_f32(%bu, %xu, %wu, %eps, %loc) : (memref<*xf32>, memref<*xf32>, memref<*xf32>, f32, !llvm.ptr) -> ()
+  return %b : memref<4x8xf32>
+}
+// CHECK-LABEL: func.func @two_layers(
+// CHECK-COUNT-2: call @sp_cuda_rt_argument_to_device(
+// CHECK: %[[Y:.*]] = call @device_layer(
+// CHECK: %[[Z:.*]] = call @device_layer(%[[Y]],
+// CHECK: call @sp_cuda_rt_result_to_host(
+// CHECK: call @sp_cuda_rt_function_exit(
+// CHECK: %[[P:.*]] = memref.extract_aligned_pointer_as_index %[[Y]]
+// CHECK: %[[I:.*]] = arith.index_cast %[[P]] : index to i64
+// CHECK: call @sp_cuda_rt_device_free_pointer(%[[I]],
+func.func @two_layers(%x: memref<4x8xf32>, %w: memref<8xf32>) -> memref<4x8xf32> {
+  %loc = llvm.mlir.addressof @loc : !llvm.ptr
+  %y = call @device_layer(%x, %w) : (memref<4x8xf32>, memref<8xf32>) -> memref<4x8xf32>
+  %z = call @device_layer(%y, %w) : (memref<4x8xf32>, memref<8xf32>) -> memref<4x8xf32>
+  %r = memref.alloc() : memref<4x8xf32>
+  %zu = memref.cast %z : memref<4x8xf32> to memref<*xf32>
+  %ru = memref.cast %r : memref<4x8xf32> to memref<*xf32>
+  %wu = memref.cast %w : memref<8xf32> to memref<*xf32>
+  %eps = arith.constant 1.0e-05 : f32
+  call @sp_cuda_rt_rms_norm_f32(%ru, %zu, %wu, %eps, %loc) : (memref<*xf32>, memref<*xf32>, memref<*xf32>, f32, !llvm.ptr) -> ()
+  call @sp_cuda_rt_function_exit(%loc) : (!llvm.ptr) -> ()
+  memref.dealloc %y : memref<4x8xf32>
+  memref.dealloc %z : memref<4x8xf32>
+  return %r : memref<4x8xf32>
 }
 
 // -----
@@ -174,4 +243,51 @@ func.func @twice(%x: memref<4x8xf32>, %w: memref<8xf32>) -> (memref<4x8xf32>, me
   call @sp_cuda_rt_function_exit(%loc) : (!llvm.ptr) -> ()
   %b = memref.alloc() : memref<4x8xf32>
   return %a, %a : memref<4x8xf32>, memref<4x8xf32>
+}
+
+// -----
+
+func.func private @sp_cuda_rt_rms_norm_f32(memref<*xf32>, memref<*xf32>, memref<*xf32>, f32, !llvm.ptr) attributes {llvm.emit_c_interface}
+func.func private @sp_cuda_rt_function_exit(!llvm.ptr)
+llvm.mlir.global internal constant @loc("sp.rms_norm at m.mlir:1:1\00") {addr_space = 0 : i32}
+
+// A scan loop carrying a buffer that only runtime calls touch: the init,
+// each iteration's fresh buffer and the loop's result are device memory;
+// the previous iteration's buffer is freed by address in stream order.
+// CHECK-LABEL: func.func @scan(
+// CHECK: call @sp_cuda_rt_argument_to_device(
+// CHECK: scf.for
+// CHECK: call @sp_cuda_rt_device_alloc(
+// CHECK: call @sp_cuda_rt_rms_norm_f32(
+// CHECK: memref.extract_aligned_pointer_as_index
+// CHECK: call @sp_cuda_rt_device_free_pointer(
+// CHECK: scf.yield
+// CHECK-NOT: memref.dealloc
+// CHECK: call @sp_cuda_rt_result_to_host(
+func.func @scan(%x: memref<4x8xf32>, %w: memref<8xf32>) -> memref<4x8xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c3 = arith.constant 3 : index
+  %eps = arith.constant 1.0e-05 : f32
+  %loc = llvm.mlir.addressof @loc : !llvm.ptr
+  %wu = memref.cast %w : memref<8xf32> to memref<*xf32>
+  %init = memref.alloc() : memref<4x8xf32>
+  %xu = memref.cast %x : memref<4x8xf32> to memref<*xf32>
+  %iu = memref.cast %init : memref<4x8xf32> to memref<*xf32>
+  call @sp_cuda_rt_rms_norm_f32(%iu, %xu, %wu, %eps, %loc) : (memref<*xf32>, memref<*xf32>, memref<*xf32>, f32, !llvm.ptr) -> ()
+  %last = scf.for %i = %c0 to %c3 step %c1 iter_args(%h = %init) -> (memref<4x8xf32>) {
+    %next = memref.alloc() : memref<4x8xf32>
+    %hu = memref.cast %h : memref<4x8xf32> to memref<*xf32>
+    %nu = memref.cast %next : memref<4x8xf32> to memref<*xf32>
+    func.call @sp_cuda_rt_rms_norm_f32(%nu, %hu, %wu, %eps, %loc) : (memref<*xf32>, memref<*xf32>, memref<*xf32>, f32, !llvm.ptr) -> ()
+    memref.dealloc %h : memref<4x8xf32>
+    scf.yield %next : memref<4x8xf32>
+  }
+  %out = memref.alloc() : memref<4x8xf32>
+  %lu = memref.cast %last : memref<4x8xf32> to memref<*xf32>
+  %ou = memref.cast %out : memref<4x8xf32> to memref<*xf32>
+  call @sp_cuda_rt_rms_norm_f32(%ou, %lu, %wu, %eps, %loc) : (memref<*xf32>, memref<*xf32>, memref<*xf32>, f32, !llvm.ptr) -> ()
+  call @sp_cuda_rt_function_exit(%loc) : (!llvm.ptr) -> ()
+  memref.dealloc %last : memref<4x8xf32>
+  return %out : memref<4x8xf32>
 }
