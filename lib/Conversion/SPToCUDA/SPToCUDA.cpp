@@ -261,9 +261,9 @@ struct ConvertToCUDARuntimePass
           });
     }
 
-    // linalg.matmul on tensors -> one cuBLASLt GEMM; those the runtime
-    // cannot run stay (host loops, or another GPU lowering).
-    // So do linalg.generics that are linalg.matmul written out.
+    // linalg.matmul on tensors, and linalg.generics that are linalg.matmul
+    // written out -> one cuBLASLt GEMM; those the runtime cannot run stay
+    // (host loops, or another GPU lowering).
     SmallVector<linalg::LinalgOp> matmuls;
     walkOwn<linalg::LinalgOp>(module, [&](linalg::LinalgOp op) {
       if ((isa<linalg::MatmulOp>(op) ||
