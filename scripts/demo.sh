@@ -81,7 +81,11 @@ echo "== sp-opt --sp-lower-to-cuda: what the fused model calls on GPUs"
 grep -o "llvm.call @sp_cuda_rt_[a-zA-Z0-9_]*" "$OUT/cuda.mlir" | sed 's/llvm.call @//' \
   | sort | uniq -c | sed 's/^/  /'
 echo "  (reduce_scatter/all_gather: NCCL; *_matmul_*: cuBLASLt GEMMs pipelined with"
-echo "   NCCL send/recv; the others: sp's CUDA kernels)"
+echo "   NCCL send/recv; *norm*: sp's CUDA kernels; kernel_twin: before each launch of"
+echo "   a GPU kernel compiled by upstream's GPU path, here the activations, whose"
+echo "   host twin runs where there is no GPU; device_alloc/free, argument_to_device,"
+echo "   result_to_host: device-resident buffers, one copy per input and output)"
+echo "  GPU kernel launches: $(grep -c '^ *gpu.launch_func' "$OUT/cuda.mlir"), in $(grep -c '^  gpu.binary' "$OUT/cuda.mlir") gpu.binary ops"
 echo
 echo "== sp-run --backend=cuda, emulated runtime (no GPU here): same outputs as the CPU path?"
 "$BUILD_DIR/bin/sp-run" "$OUT/fused.mlir" --ranks=4 --outputs="$OUT/cpu" > /dev/null
