@@ -285,6 +285,32 @@ void quant(int dtype, int fp8, UnrankedMemRef *q, UnrankedMemRef *x,
         location);
 }
 
+/// The operands of a GEMM entry point (collective or not): lhs [m][k] and
+/// rhs [k][n] of `inType`, the result of `outType`, all 2-D, with the
+/// contraction sizes checked; the result's shape is the caller's to check.
+struct GemmOperands {
+  View lhs, rhs, out;
+  int64_t m = 0, k = 0, n = 0;
+
+  GemmOperands(int inType, int outType, UnrankedMemRef *lhsMemref,
+               UnrankedMemRef *rhsMemref, UnrankedMemRef *outMemref,
+               const char *location) {
+    size_t in = gemmInputBytes(inType);
+    lhs = view(lhsMemref, in, "lhs", location);
+    rhs = view(rhsMemref, in, "rhs", location);
+    out = view(outMemref, elementBytes(outType), "result", location);
+    if (lhs.rank != 2 || rhs.rank != 2 || out.rank != 2)
+      fatal(location,
+            "the operands must be 2-D, got lhs %s, rhs %s, result %s",
+            shapeOf(lhs).c_str(), shapeOf(rhs).c_str(), shapeOf(out).c_str());
+    m = lhs.size(0);
+    k = lhs.size(1);
+    n = rhs.size(1);
+    if (rhs.size(0) != k)
+      fatal(location, "lhs is %s but rhs is %s: the contraction sizes differ",
+            shapeOf(lhs).c_str(), shapeOf(rhs).c_str());
+  }
+};
 
 /// Every collective matmul entry point: reads and checks the descriptors
 /// (2-D, contiguous, shapes consistent with the group) and calls the
@@ -297,22 +323,16 @@ void collectiveMatmul(bool gather, int inType, int outType, bool scaled,
   OpRecord record(location);
   Group g = readGroup(group, location);
   int64_t groupSize = g.size;
-  size_t in = gemmInputBytes(inType), width = elementBytes(outType);
-  View a = view(lhs, in, "lhs", location), b = view(rhs, in, "rhs", location);
-  View o = view(out, width, "result", location);
-  if (a.rank != 2 || b.rank != 2 || o.rank != 2)
-    fatal(location, "the operands must be 2-D, got lhs %s, rhs %s, result %s",
-          shapeOf(a).c_str(), shapeOf(b).c_str(), shapeOf(o).c_str());
+  size_t in = gemmInputBytes(inType);
+  GemmOperands gemm(inType, outType, lhs, rhs, out, location);
+  const View &a = gemm.lhs, &o = gemm.out;
   CollectiveMatmulCall call;
   call.inType = inType;
   call.outType = outType;
   call.scaled = scaled;
-  call.m = a.size(0);
-  call.k = a.size(1);
-  call.n = b.size(1);
-  if (b.size(0) != call.k)
-    fatal(location, "lhs is %s but rhs is %s: the contraction sizes differ",
-          shapeOf(a).c_str(), shapeOf(b).c_str());
+  call.m = gemm.m;
+  call.k = gemm.k;
+  call.n = gemm.n;
   int64_t rows = gather ? call.m * groupSize : call.m / groupSize;
   if (!gather && call.m % groupSize != 0)
     fatal(location, "lhs rows (%lld) do not divide among %lld ranks",
@@ -321,7 +341,7 @@ void collectiveMatmul(bool gather, int inType, int outType, bool scaled,
     fatal(location, "the result buffer is %s, expected %lldx%lld",
           shapeOf(o).c_str(), (long long)rows, (long long)call.n);
   call.lhs = a.data;
-  call.rhs = b.data;
+  call.rhs = gemm.rhs.data;
   call.out = o.data;
   if (gather) {
     View g = view(gathered, in, "gathered", location);
@@ -344,21 +364,14 @@ void collectiveMatmul(bool gather, int inType, int outType, bool scaled,
 void matmul(int inType, int outType, UnrankedMemRef *out, UnrankedMemRef *init,
             UnrankedMemRef *lhs, UnrankedMemRef *rhs, const char *location) {
   OpRecord record(location);
-  size_t in = gemmInputBytes(inType), width = elementBytes(outType);
-  View a = view(lhs, in, "lhs", location), b = view(rhs, in, "rhs", location);
-  View o = view(out, width, "result", location);
-  if (a.rank != 2 || b.rank != 2 || o.rank != 2)
-    fatal(location, "the operands must be 2-D, got lhs %s, rhs %s, result %s",
-          shapeOf(a).c_str(), shapeOf(b).c_str(), shapeOf(o).c_str());
+  GemmOperands gemm(inType, outType, lhs, rhs, out, location);
+  const View &a = gemm.lhs, &b = gemm.rhs, &o = gemm.out;
   MatmulCall call;
   call.inType = inType;
   call.outType = outType;
-  call.m = a.size(0);
-  call.k = a.size(1);
-  call.n = b.size(1);
-  if (b.size(0) != call.k)
-    fatal(location, "lhs is %s but rhs is %s: the contraction sizes differ",
-          shapeOf(a).c_str(), shapeOf(b).c_str());
+  call.m = gemm.m;
+  call.k = gemm.k;
+  call.n = gemm.n;
   if (o.size(0) != call.m || o.size(1) != call.n)
     fatal(location, "the result (init) is %s, but lhs %s x rhs %s is %lldx%lld",
           shapeOf(o).c_str(), shapeOf(a).c_str(), shapeOf(b).c_str(),
@@ -367,7 +380,7 @@ void matmul(int inType, int outType, UnrankedMemRef *out, UnrankedMemRef *init,
   call.rhs = b.data;
   call.out = o.data;
   if (init) {
-    View i = view(init, width, "init", location);
+    View i = view(init, elementBytes(outType), "init", location);
     sameShape(o, i, "init", location);
     call.init = i.data;
   }

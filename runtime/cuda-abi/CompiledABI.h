@@ -167,6 +167,21 @@ struct MatmulCall {
   const void *init = nullptr;
   void *out = nullptr;
   int64_t m = 0, k = 0, n = 0;
+
+  /// The same GEMM as the collective matmuls' unscaled call (no group, no
+  /// gathered buffer; the init stays here), for the GEMM code they share.
+  CollectiveMatmulCall asGemm() const {
+    CollectiveMatmulCall c;
+    c.inType = inType;
+    c.outType = outType;
+    c.lhs = lhs;
+    c.rhs = rhs;
+    c.out = out;
+    c.m = m;
+    c.k = k;
+    c.n = n;
+    return c;
+  }
 };
 
 /// A kernel launch's host twin (sp-gpu-launch-twins hands one to every

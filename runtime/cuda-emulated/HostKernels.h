@@ -139,14 +139,7 @@ inline void gemm(const sp_cuda_abi::CollectiveMatmulCall &c, const void *lhs,
 /// there is one. `out` may be `init` (each element is read before it is
 /// written).
 inline void matmul(const sp_cuda_abi::MatmulCall &m) {
-  sp_cuda_abi::CollectiveMatmulCall c;
-  c.inType = m.inType;
-  c.outType = m.outType;
-  c.rhs = m.rhs;
-  c.m = m.m;
-  c.k = m.k;
-  c.n = m.n;
-  gemm(c, m.lhs, m.m, m.out, m.init);
+  gemm(m.asGemm(), m.lhs, m.m, m.out, m.init);
 }
 
 } // namespace sp_host_kernels

@@ -1490,15 +1490,7 @@ public:
   /// no NCCL.
   int matmul(const sp_cuda_abi::MatmulCall &call,
              const char *location) override {
-    sp_cuda_abi::CollectiveMatmulCall c;
-    c.inType = call.inType;
-    c.outType = call.outType;
-    c.lhs = call.lhs;
-    c.rhs = call.rhs;
-    c.out = call.out;
-    c.m = call.m;
-    c.k = call.k;
-    c.n = call.n;
+    sp_cuda_abi::CollectiveMatmulCall c = call.asGemm();
     if (checkGemm(c, c.m, 256, location) ||
         blasReady(location, sp_cuda_rt_init_device))
       return 1;

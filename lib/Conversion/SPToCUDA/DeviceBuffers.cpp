@@ -77,6 +77,27 @@ func::CallOp exitCallBefore(func::ReturnOp ret) {
   return nullptr;
 }
 
+/// The deallocations of `buffer` or of its views (including the base
+/// buffer ownership-based deallocation frees through
+/// extract_strided_metadata).
+SmallVector<memref::DeallocOp> deallocationsOf(Value buffer) {
+  SmallVector<Value> work{buffer};
+  SmallVector<memref::DeallocOp> deallocs;
+  while (!work.empty()) {
+    Value value = work.pop_back_val();
+    for (Operation *user : value.getUsers()) {
+      if (auto dealloc = dyn_cast<memref::DeallocOp>(user))
+        deallocs.push_back(dealloc);
+      else if (isa<memref::CastOp, memref::SubViewOp,
+                   memref::ReinterpretCastOp, memref::ExpandShapeOp,
+                   memref::CollapseShapeOp, memref::ExtractStridedMetadataOp>(
+                   user))
+        work.push_back(user->getResult(0));
+    }
+  }
+  return deallocs;
+}
+
 class DeviceBuffers {
 public:
   explicit DeviceBuffers(ModuleOp module)
@@ -152,22 +173,7 @@ private:
     Value zero = arith::ConstantIndexOp::create(b, loc, 0);
     Value view = memref::ViewOp::create(b, loc, type, raw, zero,
                                         alloc.getDynamicSizes());
-    // Deallocations of the buffer or of its views.
-    SmallVector<Value> work{alloc.getResult()};
-    SmallVector<memref::DeallocOp> deallocs;
-    while (!work.empty()) {
-      Value value = work.pop_back_val();
-      for (Operation *user : value.getUsers()) {
-        if (auto dealloc = dyn_cast<memref::DeallocOp>(user))
-          deallocs.push_back(dealloc);
-        else if (isa<memref::CastOp, memref::SubViewOp,
-                     memref::ReinterpretCastOp, memref::ExpandShapeOp,
-                     memref::CollapseShapeOp, memref::ExtractStridedMetadataOp>(
-                     user))
-          work.push_back(user->getResult(0));
-      }
-    }
-    for (memref::DeallocOp dealloc : deallocs) {
+    for (memref::DeallocOp dealloc : deallocationsOf(alloc.getResult())) {
       OpBuilder d(dealloc);
       call(d, dealloc.getLoc(), kFree,
            {raw, string(d, dealloc.getLoc(), "a device buffer at " + where)});
@@ -205,22 +211,8 @@ private:
   /// of its address (the stream-ordered allocation's own: views of it start
   /// at offset 0).
   void freeOnDevice(Value buffer) {
-    SmallVector<Value> work{buffer};
-    SmallVector<memref::DeallocOp> deallocs;
-    while (!work.empty()) {
-      Value value = work.pop_back_val();
-      for (Operation *user : value.getUsers()) {
-        if (auto dealloc = dyn_cast<memref::DeallocOp>(user))
-          deallocs.push_back(dealloc);
-        else if (isa<memref::CastOp, memref::SubViewOp,
-                     memref::ReinterpretCastOp, memref::ExpandShapeOp,
-                     memref::CollapseShapeOp, memref::ExtractStridedMetadataOp>(
-                     user))
-          work.push_back(user->getResult(0));
-      }
-    }
     std::string where = describeLocation(buffer.getLoc());
-    for (memref::DeallocOp dealloc : deallocs) {
+    for (memref::DeallocOp dealloc : deallocationsOf(buffer)) {
       OpBuilder d(dealloc);
       Location loc = dealloc.getLoc();
       call(d, loc, kFreePointer,
